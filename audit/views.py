@@ -1,0 +1,38 @@
+"""Audit list for Auditors and Admins (the full review page is a later issue)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from audit.models import AuditEntry
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@permission_required("audit.view_audit", raise_exception=True)
+def entry_list(request: HttpRequest) -> HttpResponse:
+    """Newest first, paginated by key (``?before=<id>``), so the cost is flat however long the log."""
+    entries = AuditEntry.objects.order_by("-id")
+    outcome = request.GET.get("outcome", "")
+    if outcome in AuditEntry.Outcome.values:
+        entries = entries.filter(outcome=outcome)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        entries = entries.filter(id__lt=int(before))
+    page = list(entries[: PAGE_SIZE + 1])
+    has_more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "entries": page,
+            "next_before": page[-1].id if has_more else None,
+            "outcome": outcome,
+            "outcomes": AuditEntry.Outcome.choices,
+        },
+    )

@@ -1,0 +1,61 @@
+"""Project middleware: request context for the audit trail, and Citus errors as pages."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from citusadmin import request_context
+from citusadmin.citus.errors import CitusError
+
+logger = logging.getLogger(__name__)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    if settings.SECURE_PROXY_SSL_HEADER:  # behind a trusted proxy: take the address it saw
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR")
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (echoed as X-Request-ID) and records where it came from."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_context.set_current(
+            request_context.RequestContext(source="web", client_ip=client_ip(request), request_id=request_id)
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            request_context.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class CitusErrorMiddleware:
+    """A CitusError that escapes a view becomes a page with the reason, never a traceback."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, CitusError):
+            return None
+        logger.warning("cluster error on %s: %s", request.path, exception.as_text())
+        template = "_error_fragment.html" if getattr(request, "htmx", False) else "cluster_error.html"
+        return render(request, template, {"error": exception}, status=503)

@@ -1,0 +1,121 @@
+"""State changes on clusters. Each checks its permission and writes its audit entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from audit.actions import audited, record
+from audit.models import AuditEntry
+from citusadmin.citus import capabilities as caps_mod
+from citusadmin.citus import errors, extension
+from citusadmin.citus.connection import close_pools, session
+from citusadmin.citus.probe import ConnectionReport, check_connection
+from clusters.models import Cluster, ClusterProbe
+
+
+def _safe_params(cluster: Cluster) -> dict[str, Any]:
+    """Connection settings for the audit entry: never the password itself."""
+    params: dict[str, Any] = cluster.libpq_params()
+    params["password_stored"] = cluster.has_password
+    return params
+
+
+def do_register_cluster(actor: Any, fields: dict[str, Any], password: str = "") -> Cluster:
+    with audited(actor, "clusters.register", perm="clusters.manage_cluster", target=fields.get("name", "")) as entry:
+        cluster = Cluster(**fields)
+        cluster.set_password(password)
+        cluster.save()
+        entry.parameters = _safe_params(cluster)
+    return cluster
+
+
+def do_update_cluster(actor: Any, cluster: Cluster, fields: dict[str, Any], password: str = "",
+                      clear_password: bool = False) -> Cluster:
+    with audited(actor, "clusters.update", perm="clusters.manage_cluster", cluster=cluster,
+                 target=cluster.name) as entry:
+        for key, value in fields.items():
+            setattr(cluster, key, value)
+        if password:
+            cluster.set_password(password)
+        elif clear_password:
+            cluster.set_password(None)
+        cluster.save()
+        entry.parameters = _safe_params(cluster)
+        entry.parameters["password_changed"] = bool(password) or clear_password
+    close_pools(prefix=f"{cluster.pk}:")
+    return cluster
+
+
+def do_delete_cluster(actor: Any, cluster: Cluster) -> None:
+    """Unregisters the cluster from the console. Nothing is sent to the cluster itself."""
+    pk = cluster.pk
+    with audited(actor, "clusters.delete", perm="clusters.manage_cluster", cluster=cluster, target=cluster.name):
+        cluster.delete()
+    close_pools(prefix=f"{pk}:")
+
+
+def _store_probe(cluster: Cluster, report: ConnectionReport | None, error: errors.CitusError | None) -> None:
+    values: dict[str, Any] = {"checked_at": timezone.now(), "ok": error is None}
+    if report is not None:
+        c = report.capabilities
+        values |= {
+            "server_version": c.server_version, "citus_version": c.citus_version or "",
+            "extversion": c.extversion or "", "worker_count": len(report.workers),
+            "connect_ms": report.connect_ms, "error": "", "error_kind": "",
+        }
+    if error is not None:
+        values |= {"error": error.as_text(), "error_kind": error.kind}
+    ClusterProbe.objects.update_or_create(cluster=cluster, defaults=values)
+
+
+def do_test_connection(actor: Any, cluster: Cluster) -> ConnectionReport:
+    """Connects directly, reports the Citus version and topology or the exact reason it failed.
+
+    The outcome is stored as the cluster's latest probe either way; a failure is re-raised.
+    """
+    report: ConnectionReport | None = None
+    with audited(actor, "clusters.test_connection", perm="clusters.test_connection", cluster=cluster,
+                 target=cluster.address) as entry:
+        try:
+            report = check_connection(cluster.target())
+        except errors.CitusError as exc:
+            entry.failure = exc
+        _store_probe(cluster, report, entry.failure)
+        if report is not None:
+            entry.result = f"Citus {report.capabilities.citus_version}, {len(report.workers)} worker(s)"
+    if entry.failure is not None:
+        raise entry.failure
+    assert report is not None
+    return report
+
+
+def probe_cluster(cluster: Cluster) -> ClusterProbe:
+    """The periodic probe (Celery beat): not a change, so not audited; one short check."""
+    try:
+        report = check_connection(cluster.target())
+    except errors.CitusError as exc:
+        _store_probe(cluster, None, exc)
+    else:
+        _store_probe(cluster, report, None)
+    return ClusterProbe.objects.get(cluster=cluster)
+
+
+def do_create_extension(actor: Any, cluster: Cluster) -> bool:
+    """``CREATE EXTENSION IF NOT EXISTS citus`` on the coordinator's database, after pre-checks."""
+    target = cluster.target()
+    with audited(actor, "clusters.create_extension", perm="clusters.create_extension", cluster=cluster,
+                 target=f"{cluster.address}/{cluster.dbname}") as entry:
+        caps = caps_mod.get_capabilities(target, refresh=True)
+        extension.check_can_create(caps)
+        with session(target) as sess:
+            created = extension.create_extension(sess)
+        caps_mod.forget(target)
+        entry.result = "created" if created else "already existed"
+    return created
+
+
+def record_sandbox_registration(cluster: Cluster) -> None:
+    record(None, "clusters.register_sandbox", AuditEntry.Outcome.SUCCEEDED, cluster=cluster,
+           target=cluster.address, parameters=_safe_params(cluster), actor_name="citus_sandbox")

@@ -1,0 +1,22 @@
+"""The cluster switcher in the layout: one app-database query per page, no cluster query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from clusters.models import Cluster
+
+
+def clusters(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.has_perm("clusters.view_cluster"):
+        return {}
+    current_id = None
+    match = getattr(request, "resolver_match", None)
+    if match is not None and "cluster_id" in match.kwargs:
+        current_id = match.kwargs["cluster_id"]
+    elif hasattr(request, "session"):
+        current_id = request.session.get("current_cluster")
+    return {"switcher_clusters": Cluster.objects.only("id", "name"), "current_cluster_id": current_id}

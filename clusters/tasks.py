@@ -1,0 +1,22 @@
+"""Periodic connection probe of every registered cluster (Celery beat)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from citusadmin import request_context
+from clusters.actions import probe_cluster
+from clusters.models import Cluster
+
+
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
+def probe_all_clusters() -> int:
+    token = request_context.set_current(request_context.RequestContext(source="system"))
+    try:
+        count = 0
+        for cluster in Cluster.objects.all():
+            probe_cluster(cluster)
+            count += 1
+        return count
+    finally:
+        request_context.reset(token)
