@@ -32,7 +32,7 @@ class ClusterForm(forms.ModelForm):
         data = super().clean()
         assert data is not None
         if not data.get("host") and not data.get("service"):
-            raise forms.ValidationError("Give a host, or a libpq service name.")
+            self.add_error(None, "Give a host, or a libpq service name.")
         for field in PATH_FIELDS:
             path = data.get(field)
             if path and not os.path.isfile(path):

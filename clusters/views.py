@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from citusadmin.citus import capabilities
@@ -89,7 +90,7 @@ def cluster_test(request: HttpRequest, cluster_id: int) -> HttpResponse:
     context = {"cluster": cluster, "report": report, "error": error}
     if request.htmx:
         response = render(request, "clusters/detail.html#test-result", context)
-        response["Vary"] = "HX-Request"
+        patch_vary_headers(response, ["HX-Request"])
         return response
     caps = report.capabilities if report else None
     return render(request, "clusters/detail.html", {**context, "caps": caps, "caps_error": None})
