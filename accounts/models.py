@@ -10,3 +10,6 @@ class AccountPermissions(models.Model):
         managed = False
         default_permissions = ()
         permissions = [("manage_users", "Create users and assign roles")]
+
+    def __str__(self) -> str:
+        return "account permissions"

@@ -26,12 +26,25 @@ def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 @receiver(user_login_failed, dispatch_uid="audit.login_failed")
 def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
     username = str(credentials.get("username", ""))[:150]
-    record(None, "accounts.login", AuditEntry.Outcome.FAILED, target=username, actor_name=username,
-           error="invalid credentials or locked out")
+    record(
+        None,
+        "accounts.login",
+        AuditEntry.Outcome.FAILED,
+        target=username,
+        actor_name=username,
+        error="invalid credentials or locked out",
+    )
 
 
 @receiver(user_locked_out, dispatch_uid="audit.locked_out")
-def _locked_out(sender: Any, request: Any, username: str | None = None, ip_address: str | None = None,
-                **kwargs: Any) -> None:
-    record(None, "accounts.lockout", AuditEntry.Outcome.DENIED, target=username or "", actor_name=username or "",
-           error="too many failed logins; locked out")
+def _locked_out(
+    sender: Any, request: Any, username: str | None = None, ip_address: str | None = None, **kwargs: Any
+) -> None:
+    record(
+        None,
+        "accounts.lockout",
+        AuditEntry.Outcome.DENIED,
+        target=username or "",
+        actor_name=username or "",
+        error="too many failed logins; locked out",
+    )

@@ -29,7 +29,7 @@ from citusadmin.citus.connection import capture_sql
 from citusadmin.citus.errors import CitusError
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractUser, AnonymousUser
 
     from clusters.models import Cluster
 
@@ -50,7 +50,7 @@ class PendingEntry:
 
 
 def record(
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: AbstractUser | AnonymousUser | None,
     action: str,
     outcome: str,
     *,
@@ -87,26 +87,37 @@ def record(
 
 
 def record_denied(
-    actor: AbstractBaseUser | AnonymousUser, action: str, *, cluster: Cluster | None = None, target: str = ""
+    actor: AbstractUser | AnonymousUser, action: str, *, cluster: Cluster | None = None, target: str = ""
 ) -> None:
-    record(actor, action, AuditEntry.Outcome.DENIED, cluster=cluster, target=target,
-           error=f"missing permission {action}")
+    record(
+        actor, action, AuditEntry.Outcome.DENIED, cluster=cluster, target=target, error=f"missing permission {action}"
+    )
 
 
 def ensure_permission(
-    actor: AbstractBaseUser | AnonymousUser, perm: str, *, action: str | None = None,
-    cluster: Cluster | None = None, target: str = "",
+    actor: AbstractUser | AnonymousUser,
+    perm: str,
+    *,
+    action: str | None = None,
+    cluster: Cluster | None = None,
+    target: str = "",
 ) -> None:
     """Raise PermissionDenied, after writing a denied entry, unless ``actor`` holds ``perm``."""
     if not actor.has_perm(perm):
-        record(actor, action or perm, AuditEntry.Outcome.DENIED, cluster=cluster, target=target,
-               error=f"missing permission {perm}")
+        record(
+            actor,
+            action or perm,
+            AuditEntry.Outcome.DENIED,
+            cluster=cluster,
+            target=target,
+            error=f"missing permission {perm}",
+        )
         raise PermissionDenied(f"You do not have the permission {perm}.")
 
 
 @contextmanager
 def audited(
-    actor: AbstractBaseUser | AnonymousUser,
+    actor: AbstractUser | AnonymousUser,
     action: str,
     *,
     perm: str,
@@ -123,19 +134,32 @@ def audited(
             yield pending
             failure = pending.failure
             record(
-                actor, action,
+                actor,
+                action,
                 AuditEntry.Outcome.FAILED if failure else AuditEntry.Outcome.SUCCEEDED,
-                cluster=cluster, target=pending.target, parameters=_with_result(pending),
-                sql=";\n".join(sent), job_id=pending.job_id,
-                error=failure.as_text() if failure else "", sqlstate=(failure.sqlstate or "") if failure else "",
+                cluster=cluster,
+                target=pending.target,
+                parameters=_with_result(pending),
+                sql=";\n".join(sent),
+                job_id=pending.job_id,
+                error=failure.as_text() if failure else "",
+                sqlstate=(failure.sqlstate or "") if failure else "",
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
     except Exception as exc:
         error_text, sqlstate = _describe(exc)
         record(
-            actor, action, AuditEntry.Outcome.FAILED, cluster=cluster, target=pending.target,
-            parameters=_with_result(pending), sql=";\n".join(pending.sql), error=error_text,
-            sqlstate=sqlstate, duration_ms=int((time.monotonic() - started) * 1000), job_id=pending.job_id,
+            actor,
+            action,
+            AuditEntry.Outcome.FAILED,
+            cluster=cluster,
+            target=pending.target,
+            parameters=_with_result(pending),
+            sql=";\n".join(pending.sql),
+            error=error_text,
+            sqlstate=sqlstate,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            job_id=pending.job_id,
         )
         raise
 

@@ -38,9 +38,7 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value.lower() in _FALSE:
         return False
-    raise ImproperlyConfigured(
-        f"{PREFIX}{name} must be one of true/false/1/0/yes/no/on/off, not {value!r}"
-    )
+    raise ImproperlyConfigured(f"{PREFIX}{name} must be one of true/false/1/0/yes/no/on/off, not {value!r}")
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -69,9 +67,7 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     """A URL whose scheme must be one of ``schemes``; empty string when unset."""
     value = env_str(name)
     if value and not value.startswith(tuple(s + "://" for s in schemes)):
-        raise ImproperlyConfigured(
-            f"{PREFIX}{name} must start with one of {', '.join(s + '://' for s in schemes)}"
-        )
+        raise ImproperlyConfigured(f"{PREFIX}{name} must start with one of {', '.join(s + '://' for s in schemes)}")
     return value
 
 

@@ -14,7 +14,8 @@ class RequestContext:
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "citusadmin_request_context", default=RequestContext(source="system")
+    "citusadmin_request_context",
+    default=RequestContext(source="system"),  # noqa: B039 (frozen dataclass)
 )
 
 

@@ -31,10 +31,12 @@ def do_register_cluster(actor: Any, fields: dict[str, Any], password: str = "") 
     return cluster
 
 
-def do_update_cluster(actor: Any, cluster: Cluster, fields: dict[str, Any], password: str = "",
-                      clear_password: bool = False) -> Cluster:
-    with audited(actor, "clusters.update", perm="clusters.manage_cluster", cluster=cluster,
-                 target=cluster.name) as entry:
+def do_update_cluster(
+    actor: Any, cluster: Cluster, fields: dict[str, Any], password: str = "", clear_password: bool = False
+) -> Cluster:
+    with audited(
+        actor, "clusters.update", perm="clusters.manage_cluster", cluster=cluster, target=cluster.name
+    ) as entry:
         for key, value in fields.items():
             setattr(cluster, key, value)
         if password:
@@ -61,9 +63,13 @@ def _store_probe(cluster: Cluster, report: ConnectionReport | None, error: error
     if report is not None:
         c = report.capabilities
         values |= {
-            "server_version": c.server_version, "citus_version": c.citus_version or "",
-            "extversion": c.extversion or "", "worker_count": len(report.workers),
-            "connect_ms": report.connect_ms, "error": "", "error_kind": "",
+            "server_version": c.server_version,
+            "citus_version": c.citus_version or "",
+            "extversion": c.extversion or "",
+            "worker_count": len(report.workers),
+            "connect_ms": report.connect_ms,
+            "error": "",
+            "error_kind": "",
         }
     if error is not None:
         values |= {"error": error.as_text(), "error_kind": error.kind}
@@ -76,8 +82,9 @@ def do_test_connection(actor: Any, cluster: Cluster) -> ConnectionReport:
     The outcome is stored as the cluster's latest probe either way; a failure is re-raised.
     """
     report: ConnectionReport | None = None
-    with audited(actor, "clusters.test_connection", perm="clusters.test_connection", cluster=cluster,
-                 target=cluster.address) as entry:
+    with audited(
+        actor, "clusters.test_connection", perm="clusters.test_connection", cluster=cluster, target=cluster.address
+    ) as entry:
         try:
             report = check_connection(cluster.target())
         except errors.CitusError as exc:
@@ -105,8 +112,13 @@ def probe_cluster(cluster: Cluster) -> ClusterProbe:
 def do_create_extension(actor: Any, cluster: Cluster) -> bool:
     """``CREATE EXTENSION IF NOT EXISTS citus`` on the coordinator's database, after pre-checks."""
     target = cluster.target()
-    with audited(actor, "clusters.create_extension", perm="clusters.create_extension", cluster=cluster,
-                 target=f"{cluster.address}/{cluster.dbname}") as entry:
+    with audited(
+        actor,
+        "clusters.create_extension",
+        perm="clusters.create_extension",
+        cluster=cluster,
+        target=f"{cluster.address}/{cluster.dbname}",
+    ) as entry:
         caps = caps_mod.get_capabilities(target, refresh=True)
         extension.check_can_create(caps)
         with session(target) as sess:
@@ -117,5 +129,12 @@ def do_create_extension(actor: Any, cluster: Cluster) -> bool:
 
 
 def record_sandbox_registration(cluster: Cluster) -> None:
-    record(None, "clusters.register_sandbox", AuditEntry.Outcome.SUCCEEDED, cluster=cluster,
-           target=cluster.address, parameters=_safe_params(cluster), actor_name="citus_sandbox")
+    record(
+        None,
+        "clusters.register_sandbox",
+        AuditEntry.Outcome.SUCCEEDED,
+        cluster=cluster,
+        target=cluster.address,
+        parameters=_safe_params(cluster),
+        actor_name="citus_sandbox",
+    )

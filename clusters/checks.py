@@ -21,9 +21,19 @@ def broker_reachable(app_configs: Any, **kwargs: Any) -> list[Warning]:
     except redis.exceptions.ResponseError:
         return []  # CONFIG may be disabled on managed Redis; the ping succeeded
     except redis.exceptions.RedisError as exc:
-        return [Warning(f"Redis at CITUSADMIN_REDIS_URL is not reachable: {exc}",
-                        hint="Jobs cannot start until the broker answers.", id="citusadmin.W001")]
+        return [
+            Warning(
+                f"Redis at CITUSADMIN_REDIS_URL is not reachable: {exc}",
+                hint="Jobs cannot start until the broker answers.",
+                id="citusadmin.W001",
+            )
+        ]
     if policy and policy != "noeviction":
-        return [Warning(f"Redis maxmemory-policy is {policy!r}; queued jobs could be evicted.",
-                        hint="Set maxmemory-policy noeviction on the broker.", id="citusadmin.W002")]
+        return [
+            Warning(
+                f"Redis maxmemory-policy is {policy!r}; queued jobs could be evicted.",
+                hint="Set maxmemory-policy noeviction on the broker.",
+                id="citusadmin.W002",
+            )
+        ]
     return []

@@ -24,8 +24,20 @@ class ClusterForm(forms.ModelForm):
     class Meta:
         model = Cluster
         fields = [
-            "name", "description", "service", "host", "port", "dbname", "user", "passfile",
-            "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "ssl_min_protocol_version",
+            "name",
+            "description",
+            "service",
+            "host",
+            "port",
+            "dbname",
+            "user",
+            "passfile",
+            "sslmode",
+            "sslrootcert",
+            "sslcert",
+            "sslkey",
+            "sslcrl",
+            "ssl_min_protocol_version",
         ]
 
     def clean(self) -> dict[str, Any]:

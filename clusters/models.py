@@ -75,8 +75,19 @@ class Cluster(models.Model):
 
     def libpq_params(self) -> dict[str, str]:
         params: dict[str, str] = {}
-        for field in ("service", "host", "dbname", "user", "passfile", "sslmode", "sslrootcert", "sslcert",
-                      "sslkey", "sslcrl", "ssl_min_protocol_version"):
+        for field in (
+            "service",
+            "host",
+            "dbname",
+            "user",
+            "passfile",
+            "sslmode",
+            "sslrootcert",
+            "sslcert",
+            "sslkey",
+            "sslcrl",
+            "ssl_min_protocol_version",
+        ):
             value = getattr(self, field)
             if value:
                 params[field] = value

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from citusadmin.citus import capabilities
 from citusadmin.citus.errors import CitusError
+from citusadmin.http import HtmxHttpRequest
 from citusadmin.permissions import require_perm
 from clusters import actions
 from clusters.forms import ClusterForm
@@ -80,7 +81,7 @@ def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 @require_POST
 @require_perm("clusters.test_connection")
-def cluster_test(request: HttpRequest, cluster_id: int) -> HttpResponse:
+def cluster_test(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     report, error = None, None
     try:
@@ -103,9 +104,14 @@ def cluster_create_extension(request: HttpRequest, cluster_id: int) -> HttpRespo
     try:
         created = actions.do_create_extension(request.user, cluster)
     except CitusError as exc:
-        messages.error(request, f"Could not create the citus extension: {exc.user_message}"
-                       + (f" — {exc.primary}" if exc.primary and exc.primary not in exc.user_message else ""))
+        messages.error(
+            request,
+            f"Could not create the citus extension: {exc.user_message}"
+            + (f" — {exc.primary}" if exc.primary and exc.primary not in exc.user_message else ""),
+        )
     else:
-        messages.success(request, "The citus extension was created." if created
-                         else "The citus extension already existed; nothing changed.")
+        messages.success(
+            request,
+            "The citus extension was created." if created else "The citus extension already existed; nothing changed.",
+        )
     return redirect("clusters:detail", cluster_id=cluster.pk)

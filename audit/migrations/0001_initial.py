@@ -6,41 +6,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clusters', '0001_initial'),
+        ("clusters", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor_name', models.CharField(blank=True, max_length=150)),
-                ('source', models.CharField(choices=[('web', 'web'), ('job', 'job'), ('cli', 'command line'), ('system', 'system')], max_length=10)),
-                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('request_id', models.CharField(blank=True, max_length=32)),
-                ('cluster_name', models.CharField(blank=True, max_length=63)),
-                ('action', models.CharField(max_length=80)),
-                ('target', models.CharField(blank=True, max_length=300)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('sql', models.TextField(blank=True)),
-                ('outcome', models.CharField(choices=[('succeeded', 'succeeded'), ('failed', 'failed'), ('denied', 'denied')], max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('sqlstate', models.CharField(blank=True, max_length=5)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('job_id', models.BigIntegerField(blank=True, null=True)),
-                ('actor', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('cluster', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='clusters.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("actor_name", models.CharField(blank=True, max_length=150)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("web", "web"), ("job", "job"), ("cli", "command line"), ("system", "system")],
+                        max_length=10,
+                    ),
+                ),
+                ("client_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("request_id", models.CharField(blank=True, max_length=32)),
+                ("cluster_name", models.CharField(blank=True, max_length=63)),
+                ("action", models.CharField(max_length=80)),
+                ("target", models.CharField(blank=True, max_length=300)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("sql", models.TextField(blank=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("succeeded", "succeeded"), ("failed", "failed"), ("denied", "denied")], max_length=10
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("sqlstate", models.CharField(blank=True, max_length=5)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("job_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clusters.cluster",
+                    ),
+                ),
             ],
             options={
-                'permissions': [('view_audit', 'Read the audit trail')],
-                'default_permissions': (),
-                'indexes': [models.Index(fields=['cluster', '-id'], name='audit_cluster_id'), models.Index(fields=['action', '-id'], name='audit_action_id'), models.Index(fields=['actor', '-id'], name='audit_actor_id'), models.Index(fields=['outcome', '-id'], name='audit_outcome_id'), models.Index(fields=['created_at'], name='audit_created_at')],
+                "permissions": [("view_audit", "Read the audit trail")],
+                "default_permissions": (),
+                "indexes": [
+                    models.Index(fields=["cluster", "-id"], name="audit_cluster_id"),
+                    models.Index(fields=["action", "-id"], name="audit_action_id"),
+                    models.Index(fields=["actor", "-id"], name="audit_actor_id"),
+                    models.Index(fields=["outcome", "-id"], name="audit_outcome_id"),
+                    models.Index(fields=["created_at"], name="audit_created_at"),
+                ],
             },
         ),
     ]

@@ -161,7 +161,7 @@ def detect(sess: Session) -> Capabilities:
         if "citus_is_coordinator" in row.functions:
             is_coordinator = bool(sess.scalar("SELECT citus_is_coordinator()"))
         full = sess.scalar("SELECT citus_version()")
-    pairs = tuple(sorted(tuple(item.split("=", 1)) for item in row.settings))  # type: ignore[misc]
+    pairs = tuple(sorted((name, value) for name, _, value in (item.partition("=") for item in row.settings)))
     return Capabilities(
         server_version_num=row.server_version_num,
         server_version=row.server_version,
@@ -188,9 +188,9 @@ def get_capabilities(target: ClusterTarget, *, refresh: bool = False) -> Capabil
     """Cached capabilities; one probe per cluster per cache period."""
     key = _cache_key(target)
     if not refresh:
-        cached = cache.get(key)
+        cached: Capabilities | None = cache.get(key)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
     with session(target) as sess:
         caps = detect(sess)
     cache.set(key, caps, settings.CITUS_CAPABILITY_CACHE_SECONDS)

@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from citusadmin.citus import errors
 
 T = TypeVar("T")
-Query = LiteralString | sql.Composable
+Query = LiteralString | sql.SQL | sql.Composed
 
 WEB_APPLICATION_NAME = "citusadmin/web"
 
@@ -126,12 +126,16 @@ class Session:
         except psycopg.Error as exc:
             raise errors.translate(exc) from exc
 
-    def fetch_all(self, query: Query, params: Sequence[Any] | Mapping[str, Any] | None = None, *, row: type[T]) -> list[T]:
+    def fetch_all(
+        self, query: Query, params: Sequence[Any] | Mapping[str, Any] | None = None, *, row: type[T]
+    ) -> list[T]:
         with self.conn.cursor(row_factory=class_row(row)) as cur:
             self._run(cur, query, params)
             return cur.fetchall()
 
-    def fetch_one(self, query: Query, params: Sequence[Any] | Mapping[str, Any] | None = None, *, row: type[T]) -> T | None:
+    def fetch_one(
+        self, query: Query, params: Sequence[Any] | Mapping[str, Any] | None = None, *, row: type[T]
+    ) -> T | None:
         with self.conn.cursor(row_factory=class_row(row)) as cur:
             self._run(cur, query, params)
             return cur.fetchone()
@@ -171,7 +175,9 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     if conn.info.server_version < 140000:  # client_connection_check_interval is PostgreSQL 14+
         pairs = [p for p in pairs if p[0] != "client_connection_check_interval"]
     query = sql.SQL("SELECT {}").format(
-        sql.SQL(", ").join(sql.SQL("set_config({}, {}, false)").format(sql.Literal(k), sql.Literal(v)) for k, v in pairs)
+        sql.SQL(", ").join(
+            sql.SQL("set_config({}, {}, false)").format(sql.Literal(k), sql.Literal(v)) for k, v in pairs
+        )
     )
     conn.execute(query)
 
@@ -253,7 +259,9 @@ def session(target: ClusterTarget) -> Iterator[Session]:
 
 
 @contextmanager
-def direct_session(target: ClusterTarget, *, application_name: str, statement_timeout_ms: int | None = None) -> Iterator[Session]:
+def direct_session(
+    target: ClusterTarget, *, application_name: str, statement_timeout_ms: int | None = None
+) -> Iterator[Session]:
     """A dedicated, unpooled connection: connection tests and job supervisors (tagged per job)."""
     started = time.monotonic()
     try:

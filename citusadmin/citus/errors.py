@@ -187,15 +187,22 @@ _BY_CLASS: dict[str, type[CitusError]] = {
 
 # libpq reports connection failures without a SQLSTATE; classify them by their text.
 _CONNECT_PATTERNS: list[tuple[re.Pattern[str], type[ConnectionFailed]]] = [
-    (re.compile(r"password authentication failed|no password supplied|authentication failed|"
-                r"no pg_hba\.conf entry|role .* does not exist", re.I), AuthenticationFailed),
+    (
+        re.compile(
+            r"password authentication failed|no password supplied|authentication failed|"
+            r"no pg_hba\.conf entry|role .* does not exist",
+            re.I,
+        ),
+        AuthenticationFailed,
+    ),
     (re.compile(r"SSL|certificate|sslmode", re.I), SslError),
     (re.compile(r"Connection refused", re.I), ConnectionRefused),
     (re.compile(r"timeout expired|timed out", re.I), ConnectionTimeout),
-    (re.compile(r"could not translate host name|Name or service not known|nodename nor servname", re.I),
-     HostNotFound),
-    (re.compile(r"server closed the connection|connection.*(lost|closed)|terminating connection", re.I),
-     ConnectionLost),
+    (re.compile(r"could not translate host name|Name or service not known|nodename nor servname", re.I), HostNotFound),
+    (
+        re.compile(r"server closed the connection|connection.*(lost|closed)|terminating connection", re.I),
+        ConnectionLost,
+    ),
 ]
 
 
@@ -240,14 +247,17 @@ def translate(exc: BaseException, *, connecting: bool = False) -> CitusError:
     if isinstance(exc, pgerrors.QueryCanceled) and "statement timeout" in primary:
         return QueryTimeout(
             "The query ran longer than the statement timeout and was cancelled.",
-            sqlstate=sqlstate, primary=primary, detail=detail, hint=hint,
+            sqlstate=sqlstate,
+            primary=primary,
+            detail=detail,
+            hint=hint,
         )
     found = _BY_SQLSTATE.get(sqlstate)
     if found is not None:
-        cls, message = found
-        return cls(message, sqlstate=sqlstate, primary=primary, detail=detail, hint=hint)
-    cls = _BY_CLASS.get(sqlstate[:2], CitusError)
-    return cls(sqlstate=sqlstate, primary=primary, detail=detail, hint=hint)
+        mapped, message = found
+        return mapped(message, sqlstate=sqlstate, primary=primary, detail=detail, hint=hint)
+    by_class = _BY_CLASS.get(sqlstate[:2], CitusError)
+    return by_class(sqlstate=sqlstate, primary=primary, detail=detail, hint=hint)
 
 
 def _strip_libpq_prefix(text: str) -> str:

@@ -45,8 +45,7 @@ def check_connection(target: ClusterTarget, *, require_citus: bool = True) -> Co
                     "available). An Admin can create it from the cluster page."
                 )
             raise errors.CitusNotInstalled(
-                f"Connected to PostgreSQL {caps.server_version}, but Citus is not installed on this "
-                "server at all."
+                f"Connected to PostgreSQL {caps.server_version}, but Citus is not installed on this server at all."
             )
         if caps.citus_version is None:
             raise errors.CitusNotInstalled(

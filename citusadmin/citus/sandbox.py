@@ -15,6 +15,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -84,7 +85,7 @@ class Sandbox:
     def workers(self) -> list[SandboxNode]:
         return [n for n in self.nodes if not n.is_coordinator]
 
-    def params(self, node: SandboxNode | None = None, dbname: str = "postgres") -> dict[str, str]:
+    def params(self, node: SandboxNode | None = None, dbname: str = "postgres") -> dict[str, Any]:
         node = node or self.coordinator
         return {"host": "127.0.0.1", "port": str(node.port), "dbname": dbname, "user": "postgres", "sslmode": "disable"}
 

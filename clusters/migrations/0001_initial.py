@@ -6,56 +6,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Cluster',
+            name="Cluster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(help_text='Short name: letters, digits, - and _.', max_length=63, unique=True)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('service', models.CharField(blank=True, help_text='libpq service name from pg_service.conf; other fields override it.', max_length=63)),
-                ('host', models.CharField(blank=True, max_length=255, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9]([A-Za-z0-9.\\-:_]*[A-Za-z0-9])?$|^/[^\\s]+$', 'Enter a host name, an IP address, or a socket directory path.')])),
-                ('port', models.PositiveIntegerField(default=5432, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(65535)])),
-                ('dbname', models.CharField(default='postgres', max_length=63, verbose_name='database')),
-                ('user', models.CharField(blank=True, max_length=63)),
-                ('password_encrypted', models.TextField(blank=True, editable=False)),
-                ('passfile', models.CharField(blank=True, help_text='Path of a pgpass file on the dashboard host.', max_length=255)),
-                ('sslmode', models.CharField(choices=[('disable', 'disable'), ('allow', 'allow'), ('prefer', 'prefer'), ('require', 'require'), ('verify-ca', 'verify-ca'), ('verify-full', 'verify-full')], default='prefer', max_length=12)),
-                ('sslrootcert', models.CharField(blank=True, max_length=255, verbose_name='CA certificate')),
-                ('sslcert', models.CharField(blank=True, max_length=255, verbose_name='client certificate')),
-                ('sslkey', models.CharField(blank=True, max_length=255, verbose_name='client key')),
-                ('sslcrl', models.CharField(blank=True, max_length=255, verbose_name='CRL')),
-                ('ssl_min_protocol_version', models.CharField(blank=True, choices=[('', 'default'), ('TLSv1.2', 'TLSv1.2'), ('TLSv1.3', 'TLSv1.3')], max_length=8)),
-                ('is_sandbox', models.BooleanField(default=False, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.SlugField(help_text="Short name: letters, digits, - and _.", max_length=63, unique=True),
+                ),
+                ("description", models.CharField(blank=True, max_length=200)),
+                (
+                    "service",
+                    models.CharField(
+                        blank=True,
+                        help_text="libpq service name from pg_service.conf; other fields override it.",
+                        max_length=63,
+                    ),
+                ),
+                (
+                    "host",
+                    models.CharField(
+                        blank=True,
+                        max_length=255,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9]([A-Za-z0-9.\\-:_]*[A-Za-z0-9])?$|^/[^\\s]+$",
+                                "Enter a host name, an IP address, or a socket directory path.",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "port",
+                    models.PositiveIntegerField(
+                        default=5432,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(65535),
+                        ],
+                    ),
+                ),
+                ("dbname", models.CharField(default="postgres", max_length=63, verbose_name="database")),
+                ("user", models.CharField(blank=True, max_length=63)),
+                ("password_encrypted", models.TextField(blank=True, editable=False)),
+                (
+                    "passfile",
+                    models.CharField(
+                        blank=True, help_text="Path of a pgpass file on the dashboard host.", max_length=255
+                    ),
+                ),
+                (
+                    "sslmode",
+                    models.CharField(
+                        choices=[
+                            ("disable", "disable"),
+                            ("allow", "allow"),
+                            ("prefer", "prefer"),
+                            ("require", "require"),
+                            ("verify-ca", "verify-ca"),
+                            ("verify-full", "verify-full"),
+                        ],
+                        default="prefer",
+                        max_length=12,
+                    ),
+                ),
+                ("sslrootcert", models.CharField(blank=True, max_length=255, verbose_name="CA certificate")),
+                ("sslcert", models.CharField(blank=True, max_length=255, verbose_name="client certificate")),
+                ("sslkey", models.CharField(blank=True, max_length=255, verbose_name="client key")),
+                ("sslcrl", models.CharField(blank=True, max_length=255, verbose_name="CRL")),
+                (
+                    "ssl_min_protocol_version",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "default"), ("TLSv1.2", "TLSv1.2"), ("TLSv1.3", "TLSv1.3")],
+                        max_length=8,
+                    ),
+                ),
+                ("is_sandbox", models.BooleanField(default=False, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'permissions': [('manage_cluster', 'Register, edit and remove clusters'), ('test_connection', "Test a cluster's connection"), ('create_extension', 'Create the citus extension')],
-                'default_permissions': ('view',),
+                "ordering": ["name"],
+                "permissions": [
+                    ("manage_cluster", "Register, edit and remove clusters"),
+                    ("test_connection", "Test a cluster's connection"),
+                    ("create_extension", "Create the citus extension"),
+                ],
+                "default_permissions": ("view",),
             },
         ),
         migrations.CreateModel(
-            name='ClusterProbe',
+            name="ClusterProbe",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checked_at', models.DateTimeField()),
-                ('ok', models.BooleanField()),
-                ('error_kind', models.CharField(blank=True, max_length=30)),
-                ('error', models.TextField(blank=True)),
-                ('server_version', models.CharField(blank=True, max_length=100)),
-                ('citus_version', models.CharField(blank=True, max_length=40)),
-                ('extversion', models.CharField(blank=True, max_length=40)),
-                ('worker_count', models.PositiveIntegerField(null=True)),
-                ('connect_ms', models.PositiveIntegerField(null=True)),
-                ('cluster', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='probe', to='clusters.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("checked_at", models.DateTimeField()),
+                ("ok", models.BooleanField()),
+                ("error_kind", models.CharField(blank=True, max_length=30)),
+                ("error", models.TextField(blank=True)),
+                ("server_version", models.CharField(blank=True, max_length=100)),
+                ("citus_version", models.CharField(blank=True, max_length=40)),
+                ("extversion", models.CharField(blank=True, max_length=40)),
+                ("worker_count", models.PositiveIntegerField(null=True)),
+                ("connect_ms", models.PositiveIntegerField(null=True)),
+                (
+                    "cluster",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="probe", to="clusters.cluster"
+                    ),
+                ),
             ],
         ),
     ]

@@ -20,7 +20,9 @@ def test_it_signs_in_and_rotates_the_session_id(client, operator):
     assert response.status_code == 302
     after = client.cookies["sessionid"].value
     assert after and (before is None or before.value != after)
-    assert AuditEntry.objects.filter(action="accounts.login", outcome="succeeded", actor_name=operator.username).exists()
+    assert AuditEntry.objects.filter(
+        action="accounts.login", outcome="succeeded", actor_name=operator.username
+    ).exists()
 
 
 def test_it_audits_a_failed_login_and_locks_out_after_repeated_failures(client, operator):
@@ -45,7 +47,9 @@ def test_it_signs_out_an_idle_session(client, viewer, monkeypatch):
 
 
 def test_roles_hold_named_operation_permissions(db):
-    perms = {g.name: {f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all()} for g in Group.objects.all()}
+    perms = {
+        g.name: {f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all()} for g in Group.objects.all()
+    }
     assert perms["Viewer"] == {"clusters.view_cluster"}
     assert "clusters.test_connection" in perms["Operator"] and "clusters.manage_cluster" not in perms["Operator"]
     assert {"clusters.manage_cluster", "clusters.create_extension", "accounts.manage_users"} <= perms["Admin"]
@@ -68,7 +72,9 @@ def test_create_admin_command_is_idempotent(db, capsys):
 
 def test_admin_creates_a_user_with_a_role(client, admin):
     client.force_login(admin)
-    response = client.post("/users/", {"username": "newbie", "password": "a-long-enough-passphrase", "role": "Operator"})
+    response = client.post(
+        "/users/", {"username": "newbie", "password": "a-long-enough-passphrase", "role": "Operator"}
+    )
     assert response.status_code == 302
     from django.contrib.auth.models import User
 
@@ -86,8 +92,12 @@ def _run_settings(env_extra: dict[str, str], code: str) -> subprocess.CompletedP
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("CITUSADMIN_PROBE_INTERVAL_SECONDS", "often"), ("CITUSADMIN_DEBUG", "maybe"),
-     ("CITUSADMIN_DATABASE_URL", "mysql://x"), ("CITUSADMIN_CITUS_POOL_MAX_SIZE", "0")],
+    [
+        ("CITUSADMIN_PROBE_INTERVAL_SECONDS", "often"),
+        ("CITUSADMIN_DEBUG", "maybe"),
+        ("CITUSADMIN_DATABASE_URL", "mysql://x"),
+        ("CITUSADMIN_CITUS_POOL_MAX_SIZE", "0"),
+    ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(variable, value):
     result = _run_settings({variable: value}, "import django; django.setup()")
@@ -98,8 +108,12 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(variable, value):
 
 def test_deploy_check_is_clean_with_production_settings(tmp_path):
     result = _run_settings(
-        {"CITUSADMIN_HTTPS": "true", "CITUSADMIN_DEBUG": "false", "CITUSADMIN_VAR_DIR": str(tmp_path),
-         "CITUSADMIN_ALLOWED_HOSTS": "citusadmin.example.com"},
+        {
+            "CITUSADMIN_HTTPS": "true",
+            "CITUSADMIN_DEBUG": "false",
+            "CITUSADMIN_VAR_DIR": str(tmp_path),
+            "CITUSADMIN_ALLOWED_HOSTS": "citusadmin.example.com",
+        },
         "import django, sys; django.setup(); from django.core.management import call_command;"
         " call_command('check', '--deploy', '--fail-level', 'WARNING')",
     )

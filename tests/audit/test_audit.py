@@ -27,8 +27,10 @@ def test_postgresql_refuses_update_and_delete(db, admin):
     if connection.vendor != "postgresql":
         pytest.skip("the database-level guard is PostgreSQL's (CITUSADMIN_DATABASE_URL)")
     entry = record(admin, "test.action", "succeeded")
-    for statement in ("UPDATE audit_auditentry SET target = 'forged' WHERE id = %s",
-                      "DELETE FROM audit_auditentry WHERE id = %s"):
+    for statement in (
+        "UPDATE audit_auditentry SET target = 'forged' WHERE id = %s",
+        "DELETE FROM audit_auditentry WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement, [entry.pk])
 

@@ -136,17 +136,21 @@ def test_it_maps_permission_denied_for_a_non_superuser(citus):
 
 
 def test_it_maps_a_statement_timeout(citus):
-    with direct_session(citus.target(), application_name="test", statement_timeout_ms=200) as sess:
-        with pytest.raises(errors.QueryTimeout) as caught:
-            sess.execute("SELECT pg_sleep(2)")
+    target = citus.target()
+    with (
+        direct_session(target, application_name="test", statement_timeout_ms=200) as sess,
+        pytest.raises(errors.QueryTimeout) as caught,
+    ):
+        sess.execute("SELECT pg_sleep(2)")
     assert caught.value.sqlstate == "57014"
 
 
 def test_it_reports_a_refused_coordinator(citus):
-    target = ClusterTarget.from_params("refused", host="127.0.0.1", port=free_port(), dbname="postgres", user="postgres")
-    with pytest.raises(errors.ConnectionRefused) as caught:
-        with session(target) as sess:
-            sess.execute("SELECT 1")
+    target = ClusterTarget.from_params(
+        "refused", host="127.0.0.1", port=free_port(), dbname="postgres", user="postgres"
+    )
+    with pytest.raises(errors.ConnectionRefused) as caught, session(target) as sess:
+        sess.execute("SELECT 1")
     assert "refused" in caught.value.user_message.lower()
     with pytest.raises(errors.ConnectionRefused):
         check_connection(target)
@@ -172,12 +176,11 @@ def test_it_names_the_unreachable_worker_when_one_is_stopped(controllable):
         sess.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(name)))
         sess.execute("SELECT create_distributed_table(%s, 'id', shard_count => 4)", (name,))
     try:
-        with controllable.worker_stopped(0) as node:
-            with session(target) as sess:
-                # The catalog read still answers: the page can show the topology.
-                assert len(list_nodes(sess)) == 3
-                with pytest.raises(errors.WorkerUnreachable) as caught:
-                    sess.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name)))
+        with controllable.worker_stopped(0) as node, session(target) as sess:
+            # The catalog read still answers: the page can show the topology.
+            assert len(list_nodes(sess)) == 3
+            with pytest.raises(errors.WorkerUnreachable) as caught:
+                sess.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name)))
         assert caught.value.sqlstate == "08006"
         assert str(node.port) in caught.value.primary
     finally:
@@ -192,9 +195,8 @@ def test_it_recovers_after_the_coordinator_restarts(controllable):
     sandbox = controllable.sandbox
     sandbox.stop_node(sandbox.coordinator)
     try:
-        with pytest.raises(errors.ConnectionFailed):
-            with session(target) as sess:
-                sess.execute("SELECT 1")
+        with pytest.raises(errors.ConnectionFailed), session(target) as sess:
+            sess.execute("SELECT 1")
     finally:
         sandbox.start_node(sandbox.coordinator)
         sandbox.wait_ready(sandbox.coordinator)

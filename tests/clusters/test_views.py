@@ -16,8 +16,15 @@ SECRET = "s3cret-Pa55word-never-shown"
 
 
 def _register(client, **fields):
-    data = {"name": "prod-eu", "host": "127.0.0.1", "port": "5432", "dbname": "postgres", "user": "postgres",
-            "sslmode": "prefer", **fields}
+    data = {
+        "name": "prod-eu",
+        "host": "127.0.0.1",
+        "port": "5432",
+        "dbname": "postgres",
+        "user": "postgres",
+        "sslmode": "prefer",
+        **fields,
+    }
     return client.post("/clusters/add/", data)
 
 
@@ -40,8 +47,10 @@ def test_it_keeps_the_stored_password_when_the_form_leaves_it_empty(client, admi
     client.force_login(admin)
     _register(client, password=SECRET)
     cluster = Cluster.objects.get(name="prod-eu")
-    response = client.post(f"/clusters/{cluster.pk}/edit/", {"name": "prod-eu", "host": "10.0.0.5", "port": "6432",
-                                                            "dbname": "app", "sslmode": "require"})
+    response = client.post(
+        f"/clusters/{cluster.pk}/edit/",
+        {"name": "prod-eu", "host": "10.0.0.5", "port": "6432", "dbname": "app", "sslmode": "require"},
+    )
     assert response.status_code == 302
     cluster.refresh_from_db()
     assert cluster.host == "10.0.0.5" and cluster.target().kwargs()["password"] == SECRET
@@ -49,8 +58,17 @@ def test_it_keeps_the_stored_password_when_the_form_leaves_it_empty(client, admi
 
 def test_it_rejects_bad_input_before_any_sql(client, admin, db):
     client.force_login(admin)
-    response = client.post("/clusters/add/", {"name": "bad name!", "host": "", "port": "70000", "dbname": "x",
-                                              "sslmode": "require", "sslrootcert": "/no/such/ca.crt"})
+    response = client.post(
+        "/clusters/add/",
+        {
+            "name": "bad name!",
+            "host": "",
+            "port": "70000",
+            "dbname": "x",
+            "sslmode": "require",
+            "sslrootcert": "/no/such/ca.crt",
+        },
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert "Give a host, or a libpq service name." in body
@@ -95,8 +113,14 @@ def test_it_tells_exactly_why_a_connection_test_failed(client, operator, citus, 
         except psycopg.OperationalError:
             pytest.skip("no PostgreSQL on 127.0.0.1:5432")
     port = free_port() if fields.get("port") == "free" else int(fields.get("port", citus.params["port"]))
-    cluster = Cluster.objects.create(name="t", host="127.0.0.1", port=port, dbname=fields.get("dbname", "postgres"),
-                                     user=fields.get("user", "postgres"), sslmode="disable")
+    cluster = Cluster.objects.create(
+        name="t",
+        host="127.0.0.1",
+        port=port,
+        dbname=fields.get("dbname", "postgres"),
+        user=fields.get("user", "postgres"),
+        sslmode="disable",
+    )
     client.force_login(operator)
     response = client.post(f"/clusters/{cluster.pk}/test/")
     assert response.status_code == 200
@@ -118,8 +142,14 @@ def test_it_creates_the_extension_idempotently(client, admin, citus, db):
     with citus.connect() as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     try:
-        cluster = Cluster.objects.create(name="fresh", host=citus.params["host"], port=int(citus.params["port"]),
-                                         dbname=dbname, user="postgres", sslmode="disable")
+        cluster = Cluster.objects.create(
+            name="fresh",
+            host=citus.params["host"],
+            port=int(citus.params["port"]),
+            dbname=dbname,
+            user="postgres",
+            sslmode="disable",
+        )
         client.force_login(admin)
         page = client.get(f"/clusters/{cluster.pk}/").content.decode()
         assert "not created" in page and "Create the citus extension" in page

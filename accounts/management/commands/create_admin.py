@@ -21,7 +21,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument("--reset-password", action="store_true", help="set a new password for an existing user")
-        parser.add_argument("--password-file", help="write the generated password to this file (mode 0600) instead of printing it")
+        parser.add_argument(
+            "--password-file", help="write the generated password to this file (mode 0600) instead of printing it"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         request_context.set_current(request_context.RequestContext(source="cli"))
@@ -38,9 +40,14 @@ class Command(BaseCommand):
         user.is_active = True
         user.save()
         user.groups.add(Group.objects.get(name=ADMIN))
-        record(None, "accounts.create_admin", AuditEntry.Outcome.SUCCEEDED, target=username,
-               actor_name="manage.py create_admin",
-               parameters={"created": created, "password_reset": new_password is not None})
+        record(
+            None,
+            "accounts.create_admin",
+            AuditEntry.Outcome.SUCCEEDED,
+            target=username,
+            actor_name="manage.py create_admin",
+            parameters={"created": created, "password_reset": new_password is not None},
+        )
         if new_password is None:
             self.stdout.write(f"Admin user {username!r} already exists (password unchanged).")
             return

@@ -24,8 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("verb", choices=["up", "down", "status"])
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--destroy", action="store_true", help="with down: delete the data directories")
-        parser.add_argument("--if-available", action="store_true",
-                            help="with up: exit quietly when Citus is not installed here")
+        parser.add_argument(
+            "--if-available", action="store_true", help="with up: exit quietly when Citus is not installed here"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         request_context.set_current(request_context.RequestContext(source="cli"))
