@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 from citusadmin import request_context
 from citusadmin.citus.errors import CitusError
@@ -59,3 +60,21 @@ class CitusErrorMiddleware:
         logger.warning("cluster error on %s: %s", request.path, exception.as_text())
         template = "_error_fragment.html" if getattr(request, "htmx", False) else "cluster_error.html"
         return render(request, template, {"error": exception}, status=503)
+
+
+class HtmxLoginRedirectMiddleware:
+    """An htmx request whose session ended gets a full-page redirect to login, not a login form
+    swapped into a fragment."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            getattr(request, "htmx", False)
+            and response.status_code == 302
+            and response.get("Location", "").startswith(resolve_url(settings.LOGIN_URL))
+        ):
+            return HttpResponseClientRedirect(response["Location"])
+        return response

@@ -85,3 +85,16 @@ def test_it_refuses_viewer_posts_and_audits_them(client, viewer, ids):
 def test_it_answers_health_without_login(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_an_htmx_request_after_logout_redirects_the_whole_page(client, db):
+    response = client.post("/clusters/1/test/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith("/login/")
+
+
+def test_unknown_pages_get_a_friendly_404(client, viewer):
+    client.force_login(viewer)
+    response = client.get("/clusters/999999/")
+    assert response.status_code == 404
+    assert b"Not found" in response.content and b"Traceback" not in response.content

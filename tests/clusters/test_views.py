@@ -196,3 +196,16 @@ def test_it_sends_a_strict_content_security_policy(client, viewer):
     response = client.get("/clusters/")
     csp = response["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_it_reports_an_ssl_failure(client, operator, citus, db):
+    if citus.sandbox is None:
+        pytest.skip("needs the sandbox, whose nodes run without SSL")
+    cluster = Cluster.objects.create(
+        name="tls", host="127.0.0.1", port=int(citus.params["port"]), user="postgres", sslmode="require"
+    )
+    client.force_login(operator)
+    body = client.post(f"/clusters/{cluster.pk}/test/").content.decode()
+    assert "SSL/TLS negotiation failed" in body
+    assert "server does not support SSL" in body
+    assert ClusterProbe.objects.get(cluster=cluster).error_kind == "ssl"
