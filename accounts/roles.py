@@ -14,8 +14,15 @@ ADMIN = "Admin"
 AUDITOR = "Auditor"
 
 _VIEWER = {"clusters.view_cluster"}
-_OPERATOR = _VIEWER | {"clusters.test_connection"}
+_OPERATOR = _VIEWER | {"clusters.test_connection", "monitoring.collect_now"}
 _ADMIN = _OPERATOR | {
+    "nodes.add_node",
+    "nodes.remove_node",
+    "nodes.activate_node",
+    "nodes.disable_node",
+    "nodes.update_node",
+    "nodes.set_should_have_shards",
+    "nodes.set_coordinator_host",
     "clusters.manage_cluster",
     "clusters.create_extension",
     "accounts.manage_users",

@@ -171,8 +171,8 @@ def _with_result(pending: PendingEntry) -> dict[str, Any]:
 
 
 def _describe(exc: Exception) -> tuple[str, str]:
-    if isinstance(exc, CitusError):
-        return exc.as_text(), exc.sqlstate or ""
+    if isinstance(exc, CitusError) or hasattr(exc, "as_text"):
+        return exc.as_text(), getattr(exc, "sqlstate", None) or ""
     if isinstance(exc, PermissionDenied):
         return str(exc) or "permission denied", ""
     return f"{type(exc).__name__}: {exc}", ""

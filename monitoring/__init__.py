@@ -1,1 +1,1 @@
-"""Query statistics, activity, lock waits, tenants and health (issue 6). Not built yet."""
+"""Background collection of sizes, reachability, health and connections; monitoring pages later."""

@@ -5,4 +5,9 @@ from nodes import views
 app_name = "nodes"
 urlpatterns = [
     path("<int:cluster_id>/", views.overview, name="overview"),
+    path("<int:cluster_id>/nodes/", views.node_list, name="list"),
+    path("<int:cluster_id>/nodes/add/", views.add_node, name="add"),
+    path("<int:cluster_id>/nodes/coordinator/", views.coordinator_host, name="coordinator"),
+    path("<int:cluster_id>/nodes/<int:nodeid>/<slug:op>/", views.node_operation, name="operation"),
+    path("<int:cluster_id>/refresh/", views.refresh_now, name="refresh"),
 ]

@@ -1,33 +1,243 @@
-"""Cluster overview: versions and topology, read from the coordinator's catalogs on each request."""
+"""Overview and node management pages.
+
+The topology is read from the coordinator's catalogs on every request (one statement, whatever the
+cluster's size); sizes, reachability and connections come from the collector's latest snapshot.
+Every change is previewed (the exact SQL) and confirmed, then runs through an audited action.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils import timezone
-from django.views.decorators.http import require_GET
+from typing import Any
 
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from citusadmin.broker import BrokerUnavailable
 from citusadmin.citus import capabilities
+from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
-from citusadmin.citus.nodes import list_nodes
+from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
+from clusters.models import Cluster
+from monitoring import collector
+from monitoring.actions import do_refresh_now
+from nodes import actions
+from nodes.forms import AddNodeForm, HostPortForm, ShouldHaveShardsForm, UpdateNodeForm
+from nodes.health import banners, node_views, total_bytes
 
 
-@require_GET
-def overview(request: HttpRequest, cluster_id: int) -> HttpResponse:
-    """At most three coordinator statements (capabilities when not cached, then one catalog read)."""
-    cluster = cluster_for(request, cluster_id)
-    context: dict[str, object] = {"cluster": cluster, "read_at": timezone.now()}
+def _topology(cluster: Cluster) -> dict[str, Any]:
+    """Capabilities (cached) and the live node list; a cluster error becomes ``error`` in the context."""
+    context: dict[str, Any] = {"cluster": cluster, "read_at": timezone.now(), "nodes": []}
     try:
         target = cluster.target()
         caps = capabilities.get_capabilities(target)
         context["caps"] = caps
         if caps.citus_installed:
             with session(target) as sess:
-                nodes = list_nodes(sess)
-            context["nodes"] = nodes
-            context["worker_count"] = sum(1 for n in nodes if not n.is_coordinator)
+                context["nodes"] = citus_nodes.list_nodes(sess)
     except CitusError as exc:
         context["error"] = exc
-    return render(request, "nodes/overview.html", context)
+    return context
+
+
+def _page_context(cluster: Cluster) -> dict[str, Any]:
+    context = _topology(cluster)
+    collection = collector.latest(cluster)
+    views = node_views(context["nodes"], collection)
+    known, unknown = total_bytes(views)
+    context.update(
+        collection=collection,
+        stale=collector.is_stale(collection),
+        views=views,
+        worker_count=sum(1 for n in context["nodes"] if not n.is_coordinator),
+        total_known_bytes=known,
+        unknown_nodes=unknown,
+        banners=banners(views, collection) if "error" not in context and context.get("caps") else [],
+    )
+    return context
+
+
+@require_GET
+def overview(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """One coordinator statement when capabilities are cached; two app-database reads for the snapshot."""
+    cluster = cluster_for(request, cluster_id)
+    return render(request, "nodes/overview.html", _page_context(cluster))
+
+
+@require_GET
+def node_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    context = _page_context(cluster)
+    context["add_form"] = AddNodeForm()
+    context["coordinator_form"] = HostPortForm(prefix="coord")
+    return render(request, "nodes/nodes.html", context)
+
+
+@require_POST
+@require_perm("monitoring.collect_now")
+def refresh_now(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    try:
+        do_refresh_now(request.user, cluster)
+    except BrokerUnavailable as exc:
+        messages.error(request, f"{exc.user_message} {exc.hint}")
+    else:
+        messages.success(request, "Measurement queued; the figures update within a few seconds (reload).")
+    return redirect(request.POST.get("next") or reverse("nodes:overview", args=[cluster.pk]))
+
+
+def _fail(request: HttpRequest, exc: CitusError, what: str) -> None:
+    text = f"{what} failed: {exc.user_message}"
+    if exc.primary and exc.primary not in exc.user_message:
+        text += f" — Citus said: {exc.primary}"
+    if exc.detail:
+        text += f" DETAIL: {exc.detail}"
+    if exc.hint:
+        text += f" HINT: {exc.hint}"
+    messages.error(request, text)
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm("nodes.add_node")
+def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """GET: the form. POST: validate and preview. POST with confirm: add the node."""
+    cluster = cluster_for(request, cluster_id)
+    form = AddNodeForm(request.POST or None)
+    if request.method == "GET" or not form.is_valid():
+        return render(request, "nodes/add.html", {"cluster": cluster, "form": form})
+    data = form.cleaned_data
+    groupid = data["groupid"]
+    statement = citus_nodes.add_node_sql(data["host"], data["port"], groupid=groupid, role=data["role"],
+                                         nodecluster=data["nodecluster"])
+    if request.POST.get("confirm") != "yes":
+        return render(request, "nodes/add.html", {
+            "cluster": cluster, "form": form, "preview": citus_nodes.render(statement), "data": data,
+        })
+    try:
+        result = actions.do_add_node(request.user, cluster, data["host"], data["port"], groupid=groupid,
+                                     role=data["role"], nodecluster=data["nodecluster"])
+    except CitusError as exc:
+        _fail(request, exc, f"Adding {data['host']}:{data['port']}")
+        return render(request, "nodes/add.html", {"cluster": cluster, "form": form}, status=200)
+    if result.existed:
+        messages.info(request, f"{data['host']}:{data['port']} is already in the cluster as node {result.nodeid}; "
+                               "Citus returned its id and changed nothing.")
+    else:
+        messages.success(
+            request,
+            f"Added {data['host']}:{data['port']} as node {result.nodeid}. It holds no shards yet and no reference "
+            "tables: a rebalance moves shards to it and copies the reference tables first.",
+        )
+    return redirect("nodes:list", cluster_id=cluster.pk)
+
+
+OPERATIONS: dict[str, dict[str, Any]] = {
+    "activate": {
+        "perm": "nodes.activate_node", "title": "Activate node", "button": "Activate",
+        "explain": "Marks the node active and syncs metadata to it; queries are routed to it again.",
+        "sql": lambda n, f: citus_nodes.activate_node_sql(n.nodename, n.nodeport),
+        "run": lambda u, c, n, f: actions.do_activate_node(u, c, n.nodeid),
+    },
+    "disable": {
+        "perm": "nodes.disable_node", "title": "Disable node", "button": "Disable", "danger": True,
+        "explain": "Marks the node inactive: Citus stops routing queries to it. Citus refuses when the node holds "
+                   "the only placement of a shard.",
+        "sql": lambda n, f: citus_nodes.disable_node_sql(n.nodename, n.nodeport),
+        "run": lambda u, c, n, f: actions.do_disable_node(u, c, n.nodeid),
+    },
+    "should-have-shards": {
+        "perm": "nodes.set_should_have_shards", "title": "Set should-have-shards", "button": "Apply",
+        "form": ShouldHaveShardsForm,
+        "explain": "Whether new shards and rebalances place shards on this node. Setting it to no does not move "
+                   "existing shards: drain the node for that.",
+        "sql": lambda n, f: citus_nodes.set_should_have_shards_sql(n.nodename, n.nodeport, f["value"]),
+        "run": lambda u, c, n, f: actions.do_set_should_have_shards(u, c, n.nodeid, f["value"]),
+    },
+    "update": {
+        "perm": "nodes.update_node", "title": "Move node to another host or port", "button": "Update",
+        "danger": True, "form": UpdateNodeForm,
+        "explain": "Points Citus at a new address for this node (after a failover or a move). The data is not "
+                   "copied: the new address must already serve this node's data.",
+        "sql": lambda n, f: citus_nodes.update_node_sql(n.nodeid, f["host"], f["port"]),
+        "run": lambda u, c, n, f: actions.do_update_node(u, c, n.nodeid, f["host"], f["port"]),
+    },
+    "remove": {
+        "perm": "nodes.remove_node", "title": "Remove node", "button": "Remove", "danger": True,
+        "explain": "Removes the node from the cluster's metadata. Reference-table placements on it are dropped "
+                   "from metadata; the data files stay on the node.",
+        "sql": lambda n, f: citus_nodes.remove_node_sql(n.nodename, n.nodeport),
+        "run": lambda u, c, n, f: actions.do_remove_node(u, c, n.nodeid, force=f.get("force", False)),
+    },
+}
+
+
+@require_http_methods(["GET", "POST"])
+def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
+    spec = OPERATIONS.get(op)
+    if spec is None:
+        from django.http import Http404
+
+        raise Http404("unknown operation")
+    return require_perm(spec["perm"])(_node_operation_view)(request, cluster_id=cluster_id, nodeid=nodeid, op=op)
+
+
+def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
+    spec = OPERATIONS[op]
+    cluster = cluster_for(request, cluster_id)
+    context = _topology(cluster)
+    if "error" in context:
+        return render(request, "nodes/operation.html", {**context, "spec": spec, "op": op}, status=200)
+    node = next((n for n in context["nodes"] if n.nodeid == nodeid), None)
+    if node is None:
+        messages.error(request, f"There is no node {nodeid} in {cluster.name} (any more).")
+        return redirect("nodes:list", cluster_id=cluster.pk)
+    form_class = spec.get("form")
+    form = form_class(request.POST or None) if form_class else None
+    fields: dict[str, Any] = {}
+    if form is not None and request.method == "POST":
+        if not form.is_valid():
+            return render(request, "nodes/operation.html", {**context, "spec": spec, "op": op, "node": node,
+                                                            "form": form})
+        fields = dict(form.cleaned_data)
+    fields["force"] = request.POST.get("force") == "yes"
+    ready = form is None or request.method == "POST"
+    preview = citus_nodes.render(spec["sql"](node, fields)) if ready else None
+    refusal = actions.removal_refusal(node) if op == "remove" else None
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            spec["run"](request.user, cluster, node, fields)
+        except CitusError as exc:
+            _fail(request, exc, f"{spec['title']} on {node.address}")
+        else:
+            messages.success(request, f"{spec['title']}: done on {node.address}.")
+        return redirect("nodes:list", cluster_id=cluster.pk)
+    return render(request, "nodes/operation.html", {
+        **context, "spec": spec, "op": op, "node": node, "form": form, "preview": preview, "refusal": refusal,
+        "fields": fields,
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm("nodes.set_coordinator_host")
+def coordinator_host(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    form = HostPortForm(request.POST or None, prefix="coord")
+    if request.method == "GET" or not form.is_valid():
+        return render(request, "nodes/coordinator.html", {"cluster": cluster, "form": form})
+    host, port = form.cleaned_data["host"], form.cleaned_data["port"]
+    if request.POST.get("confirm") != "yes":
+        preview = citus_nodes.render(citus_nodes.set_coordinator_host_sql(host, port))
+        return render(request, "nodes/coordinator.html", {"cluster": cluster, "form": form, "preview": preview})
+    try:
+        actions.do_set_coordinator_host(request.user, cluster, host, port)
+    except CitusError as exc:
+        _fail(request, exc, "Setting the coordinator host")
+    else:
+        messages.success(request, f"The coordinator is registered as {host}:{port}.")
+    return redirect("nodes:list", cluster_id=cluster.pk)

@@ -30,8 +30,7 @@ def _walk(patterns, prefix="", namespace=""):
 
 def _concrete(route: str, ids: dict[str, int]) -> str:
     def repl(match: re.Match[str]) -> str:
-        name = match.group(2)
-        return str(ids.get(name, 1))
+        return str(ids.get(match.group(2), 1))
 
     path = re.sub(r"<(?:(\w+):)?(\w+)>", repl, route)
     return "/" + path.lstrip("^").rstrip("$")
@@ -40,7 +39,7 @@ def _concrete(route: str, ids: dict[str, int]) -> str:
 @pytest.fixture
 def ids(db, admin):
     cluster = Cluster.objects.create(name="walk", host="127.0.0.1", port=1)
-    return {"cluster_id": cluster.pk, "user_id": admin.pk}
+    return {"cluster_id": cluster.pk, "user_id": admin.pk, "nodeid": 1, "op": "remove"}
 
 
 def _routes():

@@ -44,6 +44,7 @@ class _ProbeRow:
     functions: list[str]
     relations: list[str]
     settings: list[str]
+    shard_sizes_by_id: bool
     measured_at: datetime
 
 
@@ -64,6 +65,7 @@ class Capabilities:
     functions: frozenset[str]
     relations: frozenset[str]
     settings: tuple[tuple[str, str], ...]
+    shard_sizes_by_id: bool  # citus_shard_sizes() returns shard_id (extension 11.3-2 and later)
     measured_at: datetime
 
     @property
@@ -147,6 +149,8 @@ SELECT current_setting('server_version_num')::int AS server_version_num,
               WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass
                 AND d.deptype = 'e' AND c.relkind IN ('r', 'v', 'p', 'm')) AS relations,
        ARRAY(SELECT name || '=' || setting FROM pg_settings WHERE name = ANY(%s)) AS settings,
+       EXISTS(SELECT 1 FROM pg_proc WHERE proname = 'citus_shard_sizes'
+                AND 'shard_id' = ANY(proargnames)) AS shard_sizes_by_id,
        now() AS measured_at
 """
 
@@ -176,6 +180,7 @@ def detect(sess: Session) -> Capabilities:
         functions=frozenset(row.functions),
         relations=frozenset(row.relations),
         settings=pairs,
+        shard_sizes_by_id=row.shard_sizes_by_id,
         measured_at=row.measured_at,
     )
 

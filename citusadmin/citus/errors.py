@@ -263,3 +263,10 @@ def translate(exc: BaseException, *, connecting: bool = False) -> CitusError:
 def _strip_libpq_prefix(text: str) -> str:
     # 'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused'
     return text.replace("connection failed: ", "", 1).strip()
+
+
+class Refused(CitusError):
+    """The console declined before sending anything (a safety check); the message says why."""
+
+    default_message = "Refused by a safety check."
+    kind = "refused"

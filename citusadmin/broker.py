@@ -1,0 +1,36 @@
+"""Publishing Celery tasks with a clear error when the broker is down (never a 500)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """The task could not be queued; nothing was started."""
+
+    kind = "broker"
+
+    def __init__(self, detail: str) -> None:
+        self.user_message = "The job queue (Celery broker) is not reachable, so nothing was started."
+        self.primary = detail
+        self.detail = ""
+        self.hint = "Check that Redis (CITUSADMIN_REDIS_URL) is running, then try again."
+        self.sqlstate = None
+        super().__init__(self.user_message)
+
+    def as_text(self) -> str:
+        return f"{self.user_message} {self.primary}"
+
+
+def publish(task: Task, *args: Any, countdown: float | None = None) -> None:
+    """Queue ``task`` now, without Celery's connection retries (the user is waiting)."""
+    try:
+        task.apply_async(args=args, retry=False, countdown=countdown)
+    except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError...
+        logger.warning("could not queue %s: %s", task.name, exc)
+        raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc

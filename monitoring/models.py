@@ -1,0 +1,90 @@
+"""Snapshots from the background collector: what was measured, and when."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from clusters.models import Cluster
+
+
+class Collection(models.Model):
+    """One run of the collector against one cluster.
+
+    Sizes, reachability, the health matrix and connection counts reach every node, so pages never
+    compute them: they read the latest finished collection and show ``measured_at``. A part that
+    could not be measured stores why in its ``*_error`` field; missing values mean "unknown", never 0.
+    """
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "schedule"
+        MANUAL = "manual", "refresh now"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="collections")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    started_at = models.DateTimeField()
+    measured_at = models.DateTimeField(null=True, blank=True)
+    finished = models.BooleanField(default=False)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    sizes_error = models.TextField(blank=True)
+    health = models.JSONField(default=list, blank=True)  # [[from "host:port", to "host:port", true|false|null]]
+    health_error = models.TextField(blank=True)
+    connections_error = models.TextField(blank=True)
+    max_shared_pool_size = models.IntegerField(null=True, blank=True)
+    max_connections = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        permissions = [("collect_now", "Refresh a cluster's measurements now")]
+        indexes = [
+            # overview: latest finished collection of a cluster
+            models.Index(fields=["cluster", "finished", "-started_at"], name="collection_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NodeSnapshot(models.Model):
+    """A node as the collector saw it. ``bytes``/``reachable``/``connections`` None = unknown."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="nodes")
+    nodeid = models.IntegerField()
+    groupid = models.IntegerField()
+    nodename = models.CharField(max_length=255)
+    nodeport = models.IntegerField()
+    shouldhaveshards = models.BooleanField(default=True)
+    reachable = models.BooleanField(null=True)
+    placements = models.IntegerField(default=0)
+    sized_placements = models.IntegerField(default=0)
+    bytes = models.BigIntegerField(null=True)
+    connections = models.IntegerField(null=True)
+
+    class Meta:
+        default_permissions = ()
+        ordering = ["groupid", "nodeid"]
+
+    def __str__(self) -> str:
+        return f"{self.nodename}:{self.nodeport}"
+
+    @property
+    def address(self) -> str:
+        return f"{self.nodename}:{self.nodeport}"
+
+
+class TableSnapshot(models.Model):
+    """Bytes of one Citus table at a collection (history charts, table list sizes)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="tables")
+    relid = models.BigIntegerField()
+    bytes = models.BigIntegerField(null=True)
+    shards = models.IntegerField()
+    sized_shards = models.IntegerField()
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["collection", "relid"], name="tablesnap_collection_relid")]
+
+    def __str__(self) -> str:
+        return f"{self.relid}: {self.bytes}"

@@ -1,0 +1,122 @@
+"""What needs attention on a cluster, from the live catalog and the latest collector snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from citusadmin.citus.nodes import Node
+from monitoring.models import Collection, NodeSnapshot
+
+
+@dataclass(frozen=True)
+class Banner:
+    level: str  # 'bad' or 'warn'
+    title: str
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A node row for the page: live catalog facts plus the last measurement (None = unknown)."""
+
+    node: Node
+    snapshot: NodeSnapshot | None
+
+    @property
+    def reachable(self) -> bool | None:
+        return None if self.snapshot is None else self.snapshot.reachable
+
+    @property
+    def bytes(self) -> int | None:
+        return None if self.snapshot is None else self.snapshot.bytes
+
+    @property
+    def connections(self) -> int | None:
+        return None if self.snapshot is None else self.snapshot.connections
+
+
+def node_views(nodes: list[Node], collection: Collection | None) -> list[NodeView]:
+    snaps = {s.nodeid: s for s in collection.nodes.all()} if collection else {}
+    return [NodeView(node=n, snapshot=snaps.get(n.nodeid)) for n in nodes]
+
+
+def total_bytes(views: list[NodeView]) -> tuple[int, list[str]]:
+    """The sum of known sizes, and the nodes whose size is unknown (never silently left out)."""
+    known = sum(v.bytes for v in views if v.bytes is not None)
+    unknown = [v.node.address for v in views if v.bytes is None and v.node.placements > 0]
+    return known, unknown
+
+
+def _skew(values: dict[str, int]) -> tuple[float, str, str] | None:
+    if len(values) < 2:
+        return None
+    mean = sum(values.values()) / len(values)
+    if mean == 0:
+        return None
+    high = max(values, key=lambda k: values[k])
+    low = min(values, key=lambda k: values[k])
+    return (values[high] - values[low]) / mean * 100, high, low
+
+
+def banners(views: list[NodeView], collection: Collection | None) -> list[Banner]:
+    found: list[Banner] = []
+    for v in views:
+        n = v.node
+        if not n.isactive:
+            found.append(Banner(
+                "bad", f"Node {n.address} is inactive",
+                "isactive = false in pg_dist_node: Citus routes no queries to it and shards on it are unavailable.",
+                "When the node is healthy again, activate it on the Nodes page (citus_activate_node).",
+            ))
+        if n.metadata_out_of_sync:
+            found.append(Banner(
+                "warn", f"Metadata not synced to {n.address}",
+                "metadatasynced = false: the coordinator's maintenance daemon has not finished syncing metadata.",
+                "Make sure the node is reachable; the daemon retries by itself. citus_activate_node forces a sync.",
+            ))
+        if v.reachable is False:
+            found.append(Banner(
+                "bad", f"Node {n.address} is unreachable",
+                "The coordinator could not connect to it at the last measurement, though Citus metadata still "
+                "lists it as active. Queries touching its shards fail.",
+                "Check that PostgreSQL runs there, the network, pg_hba.conf and citus.node_conninfo (SSL).",
+            ))
+        if n.missing_reference_placements and n.noderole == "primary" and n.isactive:
+            found.append(Banner(
+                "warn", f"Reference tables missing on {n.address}",
+                f"{n.missing_reference_placements} reference-table shard(s) have no placement on this node; "
+                "citus_add_node does not copy them, and shard moves refuse to run until they exist.",
+                "Run a rebalance (its first task copies reference tables) or replicate_reference_tables().",
+            ))
+    if collection is None:
+        found.append(Banner("warn", "No measurements yet",
+                            "Sizes, reachability and connection counts come from the background collector.",
+                            "Press Refresh now, or check that the Celery worker and beat are running."))
+        return found
+    if not collection.ok:
+        found.append(Banner("bad", "The last measurement failed", collection.error,
+                            "Check the connection on the cluster page."))
+    holders = [v for v in views if v.node.shouldhaveshards and not v.node.is_coordinator and v.node.isactive]
+    sizes = {v.node.address: v.bytes for v in holders if v.bytes is not None}
+    if len(sizes) == len(holders):
+        skew = _skew({k: int(b) for k, b in sizes.items()})
+        if skew and skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(sizes.values()) > 1024 * 1024:
+            found.append(Banner(
+                "warn", "Data is skewed across nodes",
+                f"{skew[1]} holds {filesizeformat(sizes[skew[1]])}, {skew[2]} holds {filesizeformat(sizes[skew[2]])}: "
+                f"{skew[0]:.0f}% of the mean apart (threshold {settings.SKEW_THRESHOLD_PERCENT}%).",
+                "Preview a rebalance; consider the by_disk_size strategy.",
+            ))
+    counts = {v.node.address: v.node.placements for v in holders}
+    skew = _skew(counts)
+    if skew and skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(counts.values()) >= 4:
+        found.append(Banner(
+            "warn", "Shard counts are uneven",
+            f"{skew[1]} holds {counts[skew[1]]} placements, {skew[2]} holds {counts[skew[2]]}.",
+            "Preview a rebalance (a newly added worker holds no shards until one runs).",
+        ))
+    return found
