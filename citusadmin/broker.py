@@ -28,9 +28,14 @@ class BrokerUnavailable(Exception):
 
 
 def publish(task: Task, *args: Any, countdown: float | None = None) -> None:
-    """Queue ``task`` now, without Celery's connection retries (the user is waiting)."""
+    """Queue ``task`` now on a fresh broker connection, failing fast (the user is waiting)."""
     try:
-        task.apply_async(args=args, retry=False, countdown=countdown)
+        with task.app.connection_for_write(connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+            options: dict[str, Any] = {"retry": False, "connection": conn}
+            if countdown is not None:
+                options["countdown"] = countdown
+            task.apply_async(args=args, **options)
     except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError...
         logger.warning("could not queue %s: %s", task.name, exc)
         raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc

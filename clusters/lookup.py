@@ -14,6 +14,6 @@ def cluster_for(request: HttpRequest, cluster_id: int) -> Cluster:
     if not request.user.has_perm("clusters.view_cluster"):
         raise PermissionDenied("You do not have the permission clusters.view_cluster.")
     cluster = get_object_or_404(Cluster.objects.select_related("probe"), pk=cluster_id)
-    if hasattr(request, "session"):
-        request.session["current_cluster"] = cluster.pk
+    if hasattr(request, "session") and request.session.get("current_cluster") != cluster.pk:
+        request.session["current_cluster"] = cluster.pk  # written only on a change of cluster
     return cluster

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -46,8 +46,12 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
             try:
                 sizes = {g.groupid: g for g in stats.group_sizes(sess, caps)}
                 table_rows = [
-                    TableSnapshot(relid=t.logicalrelid, bytes=t.bytes if t.sized == t.shards else None,
-                                  shards=t.shards, sized_shards=t.sized)
+                    TableSnapshot(
+                        relid=t.logicalrelid,
+                        bytes=t.bytes if t.sized == t.shards else None,
+                        shards=t.shards,
+                        sized_shards=t.sized,
+                    )
                     for t in stats.table_sizes(sess, caps)
                 ]
             except CitusError as exc:
@@ -56,7 +60,7 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
                 try:
                     collection.health = [
                         [f"{e.from_nodename}:{e.from_nodeport}", f"{e.to_nodename}:{e.to_nodeport}", e.result]
-                        for e in stats.health_matrix(sess)
+                        for e in stats.health_matrix(sess, settings.HEALTH_CHECK_TIMEOUT_MS)
                     ]
                 except CitusError as exc:
                     collection.health_error = exc.as_text()
@@ -79,8 +83,13 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
             known = size is not None and size.sized == size.placements and reachable is not False
             node_rows.append(
                 NodeSnapshot(
-                    nodeid=node.nodeid, groupid=node.groupid, nodename=node.nodename, nodeport=node.nodeport,
-                    shouldhaveshards=node.shouldhaveshards, reachable=reachable, placements=node.placements,
+                    nodeid=node.nodeid,
+                    groupid=node.groupid,
+                    nodename=node.nodename,
+                    nodeport=node.nodeport,
+                    shouldhaveshards=node.shouldhaveshards,
+                    reachable=reachable,
+                    placements=node.placements,
                     sized_placements=size.sized if size else 0,
                     bytes=(size.bytes or 0) if known and size is not None else (0 if node.placements == 0 else None),
                     connections=connections.get((node.nodename, node.nodeport)) if connections else None,
@@ -105,7 +114,7 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
     return collection
 
 
-def prune(now: timezone.datetime | None = None) -> int:
+def prune(now: datetime | None = None) -> int:
     """Delete collections older than the retention period (default 30 days)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.COLLECTION_RETENTION_DAYS)
     deleted, _ = Collection.objects.filter(started_at__lt=cutoff).delete()

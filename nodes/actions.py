@@ -29,49 +29,84 @@ def _find(sess: Any, nodeid: int) -> Node:
 
 
 def do_add_node(
-    actor: Any, cluster: Cluster, host: str, port: int, *, groupid: int | None = None, role: str = "primary",
+    actor: Any,
+    cluster: Cluster,
+    host: str,
+    port: int,
+    *,
+    groupid: int | None = None,
+    role: str = "primary",
     nodecluster: str = "default",
 ) -> AddNodeResult:
     statement = citus_nodes.add_node_sql(host, port, groupid=groupid, role=role, nodecluster=nodecluster)
     params = {"host": host, "port": port, "groupid": groupid, "role": role, "nodecluster": nodecluster}
-    with audited(actor, "nodes.add_node", perm="nodes.add_node", cluster=cluster, target=f"{host}:{port}",
-                 parameters=params) as entry:
+    with audited(
+        actor, "nodes.add_node", perm="nodes.add_node", cluster=cluster, target=f"{host}:{port}", parameters=params
+    ) as entry:
         with session(cluster.target()) as sess:
             existing = {n.address: n.nodeid for n in citus_nodes.list_nodes(sess)}
             nodeid = int(citus_nodes.run(sess, statement))  # type: ignore[call-overload]
         existed = existing.get(f"{host}:{port}") == nodeid
-        entry.result = (f"already in the cluster as node {nodeid}; Citus changed nothing" if existed
-                        else f"added as node {nodeid}")
+        entry.result = (
+            f"already in the cluster as node {nodeid}; Citus changed nothing" if existed else f"added as node {nodeid}"
+        )
     return AddNodeResult(nodeid=nodeid, existed=existed)
 
 
 def _node_operation(
-    actor: Any, cluster: Cluster, nodeid: int, *, action: str, perm: str, build: Any, parameters: dict[str, Any],
+    actor: Any,
+    cluster: Cluster,
+    nodeid: int,
+    *,
+    action: str,
+    perm: str,
+    build: Any,
+    parameters: dict[str, Any],
     check: Any = None,
 ) -> Node:
-    with audited(actor, action, perm=perm, cluster=cluster, target=f"node {nodeid}", parameters=parameters) as entry:
-        with session(cluster.target()) as sess:
-            node = _find(sess, nodeid)
-            entry.target = node.address
-            if check is not None:
-                check(node)
-            citus_nodes.run(sess, build(node))
+    with (
+        audited(actor, action, perm=perm, cluster=cluster, target=f"node {nodeid}", parameters=parameters) as entry,
+        session(cluster.target()) as sess,
+    ):
+        node = _find(sess, nodeid)
+        entry.target = node.address
+        if check is not None:
+            check(node)
+        citus_nodes.run(sess, build(node))
     return node
 
 
 def do_activate_node(actor: Any, cluster: Cluster, nodeid: int) -> Node:
-    return _node_operation(actor, cluster, nodeid, action="nodes.activate_node", perm="nodes.activate_node",
-                           build=lambda n: citus_nodes.activate_node_sql(n.nodename, n.nodeport), parameters={})
+    return _node_operation(
+        actor,
+        cluster,
+        nodeid,
+        action="nodes.activate_node",
+        perm="nodes.activate_node",
+        build=lambda n: citus_nodes.activate_node_sql(n.nodename, n.nodeport),
+        parameters={},
+    )
 
 
 def do_disable_node(actor: Any, cluster: Cluster, nodeid: int) -> Node:
-    return _node_operation(actor, cluster, nodeid, action="nodes.disable_node", perm="nodes.disable_node",
-                           build=lambda n: citus_nodes.disable_node_sql(n.nodename, n.nodeport), parameters={})
+    return _node_operation(
+        actor,
+        cluster,
+        nodeid,
+        action="nodes.disable_node",
+        perm="nodes.disable_node",
+        build=lambda n: citus_nodes.disable_node_sql(n.nodename, n.nodeport),
+        parameters={},
+    )
 
 
 def do_set_should_have_shards(actor: Any, cluster: Cluster, nodeid: int, value: bool) -> Node:
     return _node_operation(
-        actor, cluster, nodeid, action="nodes.set_should_have_shards", perm="nodes.set_should_have_shards",
+        actor,
+        cluster,
+        nodeid,
+        action="nodes.set_should_have_shards",
+        perm="nodes.set_should_have_shards",
         build=lambda n: citus_nodes.set_should_have_shards_sql(n.nodename, n.nodeport, value),
         parameters={"shouldhaveshards": value},
     )
@@ -79,25 +114,39 @@ def do_set_should_have_shards(actor: Any, cluster: Cluster, nodeid: int, value: 
 
 def do_update_node(actor: Any, cluster: Cluster, nodeid: int, new_host: str, new_port: int) -> Node:
     return _node_operation(
-        actor, cluster, nodeid, action="nodes.update_node", perm="nodes.update_node",
+        actor,
+        cluster,
+        nodeid,
+        action="nodes.update_node",
+        perm="nodes.update_node",
         build=lambda n: citus_nodes.update_node_sql(n.nodeid, new_host, new_port),
         parameters={"new_host": new_host, "new_port": new_port},
     )
 
 
 def do_set_coordinator_host(actor: Any, cluster: Cluster, host: str, port: int) -> None:
-    with audited(actor, "nodes.set_coordinator_host", perm="nodes.set_coordinator_host", cluster=cluster,
-                 target=f"{host}:{port}", parameters={"host": host, "port": port}):
-        with session(cluster.target()) as sess:
-            citus_nodes.run(sess, citus_nodes.set_coordinator_host_sql(host, port))
+    with (
+        audited(
+            actor,
+            "nodes.set_coordinator_host",
+            perm="nodes.set_coordinator_host",
+            cluster=cluster,
+            target=f"{host}:{port}",
+            parameters={"host": host, "port": port},
+        ),
+        session(cluster.target()) as sess,
+    ):
+        citus_nodes.run(sess, citus_nodes.set_coordinator_host_sql(host, port))
 
 
 def removal_refusal(node: Node) -> str | None:
     """Why the safe (default) removal is refused, or None when the node holds no data of its own."""
     if node.data_placements > 0:
-        return (f"{node.address} still holds {node.data_placements} shard placement(s) that are not reference-table "
-                "copies. citus_remove_node does not drain: drain the node first (drain and remove), "
-                "or force the removal and let Citus decide.")
+        return (
+            f"{node.address} still holds {node.data_placements} shard placement(s) that are not reference-table "
+            "copies. citus_remove_node does not drain: drain the node first (drain and remove), "
+            "or force the removal and let Citus decide."
+        )
     return None
 
 
@@ -113,8 +162,13 @@ def do_remove_node(actor: Any, cluster: Cluster, nodeid: int, *, force: bool = F
             raise errors.Refused(reason)
 
     return _node_operation(
-        actor, cluster, nodeid, action="nodes.remove_node", perm="nodes.remove_node",
-        build=lambda n: citus_nodes.remove_node_sql(n.nodename, n.nodeport), parameters={"force": force},
+        actor,
+        cluster,
+        nodeid,
+        action="nodes.remove_node",
+        perm="nodes.remove_node",
+        build=lambda n: citus_nodes.remove_node_sql(n.nodename, n.nodeport),
+        parameters={"force": force},
         check=check,
     )
 

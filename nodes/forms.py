@@ -8,7 +8,9 @@ from typing import Any
 
 from django import forms
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 
 
 def validate_host(value: str) -> str:
@@ -34,11 +36,15 @@ class HostPortForm(forms.Form):
 class AddNodeForm(HostPortForm):
     role = forms.ChoiceField(choices=[("primary", "primary"), ("secondary", "secondary")], initial="primary")
     groupid = forms.IntegerField(
-        required=False, min_value=0, label="Group id",
+        required=False,
+        min_value=0,
+        label="Group id",
         help_text="Leave empty for a new group (a new primary). A secondary joins the group of its primary.",
     )
     nodecluster = forms.RegexField(
-        regex=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", initial="default", label="Node cluster",
+        regex=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        initial="default",
+        label="Node cluster",
         help_text="Secondaries serve read-only queries for sessions with citus.use_secondary_nodes.",
     )
 

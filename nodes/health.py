@@ -67,56 +67,97 @@ def banners(views: list[NodeView], collection: Collection | None) -> list[Banner
     for v in views:
         n = v.node
         if not n.isactive:
-            found.append(Banner(
-                "bad", f"Node {n.address} is inactive",
-                "isactive = false in pg_dist_node: Citus routes no queries to it and shards on it are unavailable.",
-                "When the node is healthy again, activate it on the Nodes page (citus_activate_node).",
-            ))
+            found.append(
+                Banner(
+                    "bad",
+                    f"Node {n.address} is inactive",
+                    "isactive = false in pg_dist_node: Citus routes no queries to it and shards on it are unavailable.",
+                    "When the node is healthy again, activate it on the Nodes page (citus_activate_node).",
+                )
+            )
         if n.metadata_out_of_sync:
-            found.append(Banner(
-                "warn", f"Metadata not synced to {n.address}",
-                "metadatasynced = false: the coordinator's maintenance daemon has not finished syncing metadata.",
-                "Make sure the node is reachable; the daemon retries by itself. citus_activate_node forces a sync.",
-            ))
+            found.append(
+                Banner(
+                    "warn",
+                    f"Metadata not synced to {n.address}",
+                    "metadatasynced = false: the coordinator's maintenance daemon has not finished syncing metadata.",
+                    "Make sure the node is reachable; the daemon retries by itself. citus_activate_node forces a sync.",
+                )
+            )
         if v.reachable is False:
-            found.append(Banner(
-                "bad", f"Node {n.address} is unreachable",
-                "The coordinator could not connect to it at the last measurement, though Citus metadata still "
-                "lists it as active. Queries touching its shards fail.",
-                "Check that PostgreSQL runs there, the network, pg_hba.conf and citus.node_conninfo (SSL).",
-            ))
+            found.append(
+                Banner(
+                    "bad",
+                    f"Node {n.address} is unreachable",
+                    "The coordinator could not connect to it at the last measurement, though Citus metadata still "
+                    "lists it as active. Queries touching its shards fail.",
+                    "Check that PostgreSQL runs there, the network, pg_hba.conf and citus.node_conninfo (SSL).",
+                )
+            )
         if n.missing_reference_placements and n.noderole == "primary" and n.isactive:
-            found.append(Banner(
-                "warn", f"Reference tables missing on {n.address}",
-                f"{n.missing_reference_placements} reference-table shard(s) have no placement on this node; "
-                "citus_add_node does not copy them, and shard moves refuse to run until they exist.",
-                "Run a rebalance (its first task copies reference tables) or replicate_reference_tables().",
-            ))
+            found.append(
+                Banner(
+                    "warn",
+                    f"Reference tables missing on {n.address}",
+                    f"{n.missing_reference_placements} reference-table shard(s) have no placement on this node; "
+                    "citus_add_node does not copy them, and shard moves refuse to run until they exist.",
+                    "Run a rebalance (its first task copies reference tables) or replicate_reference_tables().",
+                )
+            )
     if collection is None:
-        found.append(Banner("warn", "No measurements yet",
-                            "Sizes, reachability and connection counts come from the background collector.",
-                            "Press Refresh now, or check that the Celery worker and beat are running."))
+        found.append(
+            Banner(
+                "warn",
+                "No measurements yet",
+                "Sizes, reachability and connection counts come from the background collector.",
+                "Press Refresh now, or check that the Celery worker and beat are running.",
+            )
+        )
         return found
     if not collection.ok:
-        found.append(Banner("bad", "The last measurement failed", collection.error,
-                            "Check the connection on the cluster page."))
+        found.append(
+            Banner("bad", "The last measurement failed", collection.error, "Check the connection on the cluster page.")
+        )
+    limit = collection.max_shared_pool_size
+    if limit is not None and limit == 0:
+        limit = collection.max_connections  # 0 means "the same as max_connections"
+    if limit and limit > 0:
+        for v in views:
+            if v.connections is not None and v.connections >= 0.8 * limit:
+                found.append(
+                    Banner(
+                        "warn",
+                        f"Connections to {v.node.address} near the limit",
+                        f"The coordinator holds {v.connections} connections to it; citus.max_shared_pool_size allows "
+                        f"{limit}. Each worker connection consumes memory and a backend.",
+                        "Put PgBouncer (or another pooler) in front of the coordinator for high concurrency; "
+                        "lower citus.max_adaptive_executor_pool_size for many small queries.",
+                    )
+                )
     holders = [v for v in views if v.node.shouldhaveshards and not v.node.is_coordinator and v.node.isactive]
     sizes = {v.node.address: v.bytes for v in holders if v.bytes is not None}
     if len(sizes) == len(holders):
         skew = _skew({k: int(b) for k, b in sizes.items()})
         if skew and skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(sizes.values()) > 1024 * 1024:
-            found.append(Banner(
-                "warn", "Data is skewed across nodes",
-                f"{skew[1]} holds {filesizeformat(sizes[skew[1]])}, {skew[2]} holds {filesizeformat(sizes[skew[2]])}: "
-                f"{skew[0]:.0f}% of the mean apart (threshold {settings.SKEW_THRESHOLD_PERCENT}%).",
-                "Preview a rebalance; consider the by_disk_size strategy.",
-            ))
+            found.append(
+                Banner(
+                    "warn",
+                    "Data is skewed across nodes",
+                    f"{skew[1]} holds {filesizeformat(sizes[skew[1]])}, "
+                    f"{skew[2]} holds {filesizeformat(sizes[skew[2]])}: "
+                    f"{skew[0]:.0f}% of the mean apart (threshold {settings.SKEW_THRESHOLD_PERCENT}%).",
+                    "Preview a rebalance; consider the by_disk_size strategy.",
+                )
+            )
     counts = {v.node.address: v.node.placements for v in holders}
     skew = _skew(counts)
     if skew and skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(counts.values()) >= 4:
-        found.append(Banner(
-            "warn", "Shard counts are uneven",
-            f"{skew[1]} holds {counts[skew[1]]} placements, {skew[2]} holds {counts[skew[2]]}.",
-            "Preview a rebalance (a newly added worker holds no shards until one runs).",
-        ))
+        found.append(
+            Banner(
+                "warn",
+                "Shard counts are uneven",
+                f"{skew[1]} holds {counts[skew[1]]} placements, {skew[2]} holds {counts[skew[2]]}.",
+                "Preview a rebalance (a newly added worker holds no shards until one runs).",
+            )
+        )
     return found

@@ -113,21 +113,39 @@ def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
         return render(request, "nodes/add.html", {"cluster": cluster, "form": form})
     data = form.cleaned_data
     groupid = data["groupid"]
-    statement = citus_nodes.add_node_sql(data["host"], data["port"], groupid=groupid, role=data["role"],
-                                         nodecluster=data["nodecluster"])
+    statement = citus_nodes.add_node_sql(
+        data["host"], data["port"], groupid=groupid, role=data["role"], nodecluster=data["nodecluster"]
+    )
     if request.POST.get("confirm") != "yes":
-        return render(request, "nodes/add.html", {
-            "cluster": cluster, "form": form, "preview": citus_nodes.render(statement), "data": data,
-        })
+        return render(
+            request,
+            "nodes/add.html",
+            {
+                "cluster": cluster,
+                "form": form,
+                "preview": citus_nodes.render(statement),
+                "data": data,
+            },
+        )
     try:
-        result = actions.do_add_node(request.user, cluster, data["host"], data["port"], groupid=groupid,
-                                     role=data["role"], nodecluster=data["nodecluster"])
+        result = actions.do_add_node(
+            request.user,
+            cluster,
+            data["host"],
+            data["port"],
+            groupid=groupid,
+            role=data["role"],
+            nodecluster=data["nodecluster"],
+        )
     except CitusError as exc:
         _fail(request, exc, f"Adding {data['host']}:{data['port']}")
         return render(request, "nodes/add.html", {"cluster": cluster, "form": form}, status=200)
     if result.existed:
-        messages.info(request, f"{data['host']}:{data['port']} is already in the cluster as node {result.nodeid}; "
-                               "Citus returned its id and changed nothing.")
+        messages.info(
+            request,
+            f"{data['host']}:{data['port']} is already in the cluster as node {result.nodeid}; "
+            "Citus returned its id and changed nothing.",
+        )
     else:
         messages.success(
             request,
@@ -139,38 +157,51 @@ def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 OPERATIONS: dict[str, dict[str, Any]] = {
     "activate": {
-        "perm": "nodes.activate_node", "title": "Activate node", "button": "Activate",
+        "perm": "nodes.activate_node",
+        "title": "Activate node",
+        "button": "Activate",
         "explain": "Marks the node active and syncs metadata to it; queries are routed to it again.",
         "sql": lambda n, f: citus_nodes.activate_node_sql(n.nodename, n.nodeport),
         "run": lambda u, c, n, f: actions.do_activate_node(u, c, n.nodeid),
     },
     "disable": {
-        "perm": "nodes.disable_node", "title": "Disable node", "button": "Disable", "danger": True,
+        "perm": "nodes.disable_node",
+        "title": "Disable node",
+        "button": "Disable",
+        "danger": True,
         "explain": "Marks the node inactive: Citus stops routing queries to it. Citus refuses when the node holds "
-                   "the only placement of a shard.",
+        "the only placement of a shard.",
         "sql": lambda n, f: citus_nodes.disable_node_sql(n.nodename, n.nodeport),
         "run": lambda u, c, n, f: actions.do_disable_node(u, c, n.nodeid),
     },
     "should-have-shards": {
-        "perm": "nodes.set_should_have_shards", "title": "Set should-have-shards", "button": "Apply",
+        "perm": "nodes.set_should_have_shards",
+        "title": "Set should-have-shards",
+        "button": "Apply",
         "form": ShouldHaveShardsForm,
         "explain": "Whether new shards and rebalances place shards on this node. Setting it to no does not move "
-                   "existing shards: drain the node for that.",
+        "existing shards: drain the node for that.",
         "sql": lambda n, f: citus_nodes.set_should_have_shards_sql(n.nodename, n.nodeport, f["value"]),
         "run": lambda u, c, n, f: actions.do_set_should_have_shards(u, c, n.nodeid, f["value"]),
     },
     "update": {
-        "perm": "nodes.update_node", "title": "Move node to another host or port", "button": "Update",
-        "danger": True, "form": UpdateNodeForm,
+        "perm": "nodes.update_node",
+        "title": "Move node to another host or port",
+        "button": "Update",
+        "danger": True,
+        "form": UpdateNodeForm,
         "explain": "Points Citus at a new address for this node (after a failover or a move). The data is not "
-                   "copied: the new address must already serve this node's data.",
+        "copied: the new address must already serve this node's data.",
         "sql": lambda n, f: citus_nodes.update_node_sql(n.nodeid, f["host"], f["port"]),
         "run": lambda u, c, n, f: actions.do_update_node(u, c, n.nodeid, f["host"], f["port"]),
     },
     "remove": {
-        "perm": "nodes.remove_node", "title": "Remove node", "button": "Remove", "danger": True,
+        "perm": "nodes.remove_node",
+        "title": "Remove node",
+        "button": "Remove",
+        "danger": True,
         "explain": "Removes the node from the cluster's metadata. Reference-table placements on it are dropped "
-                   "from metadata; the data files stay on the node.",
+        "from metadata; the data files stay on the node.",
         "sql": lambda n, f: citus_nodes.remove_node_sql(n.nodename, n.nodeport),
         "run": lambda u, c, n, f: actions.do_remove_node(u, c, n.nodeid, force=f.get("force", False)),
     },
@@ -202,8 +233,9 @@ def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op:
     fields: dict[str, Any] = {}
     if form is not None and request.method == "POST":
         if not form.is_valid():
-            return render(request, "nodes/operation.html", {**context, "spec": spec, "op": op, "node": node,
-                                                            "form": form})
+            return render(
+                request, "nodes/operation.html", {**context, "spec": spec, "op": op, "node": node, "form": form}
+            )
         fields = dict(form.cleaned_data)
     fields["force"] = request.POST.get("force") == "yes"
     ready = form is None or request.method == "POST"
@@ -217,10 +249,20 @@ def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op:
         else:
             messages.success(request, f"{spec['title']}: done on {node.address}.")
         return redirect("nodes:list", cluster_id=cluster.pk)
-    return render(request, "nodes/operation.html", {
-        **context, "spec": spec, "op": op, "node": node, "form": form, "preview": preview, "refusal": refusal,
-        "fields": fields,
-    })
+    return render(
+        request,
+        "nodes/operation.html",
+        {
+            **context,
+            "spec": spec,
+            "op": op,
+            "node": node,
+            "form": form,
+            "preview": preview,
+            "refusal": refusal,
+            "fields": fields,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])

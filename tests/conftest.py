@@ -307,3 +307,92 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_auditentry_no_truncate")
+
+
+# --- a hung node: accepts connections and never answers --------------------------------------------
+
+
+class HungServer:
+    """Listens on ``port``; accepts every connection and never sends a byte."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.port = port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.clients: list[socket.socket] = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.clients.append(client)
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(2)
+        for client in self.clients:
+            client.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def hung_worker(controllable: CitusCluster) -> Iterator[Any]:
+    """Worker 2 replaced by a socket that accepts and never answers, then restored."""
+    sandbox = controllable.sandbox
+    assert sandbox is not None
+    node = sandbox.workers[1]
+    sandbox.stop_node(node, mode="immediate")
+    server = HungServer(node.port)
+    try:
+        yield node
+    finally:
+        server.close()
+        sandbox.start_node(node)
+        sandbox.wait_ready(node)
+
+
+@pytest.fixture
+def broker_down() -> Iterator[None]:
+    """Point the Celery app at a port where no broker listens."""
+    from citusadmin.celery import app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    old = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
+    try:
+        yield
+    finally:
+        app.conf.broker_url = old
+
+
+@pytest.fixture
+def spare_node(controllable: CitusCluster) -> Iterator[Any]:
+    """A fourth PostgreSQL+Citus instance, not yet in the cluster; removed from it afterwards."""
+    import uuid
+
+    sandbox = controllable.sandbox
+    assert sandbox is not None
+    node = sandbox.add_spare_node(f"spare-{uuid.uuid4().hex[:6]}")
+    try:
+        yield node
+    finally:
+        with controllable.connect() as conn:
+            row = conn.execute(
+                "SELECT nodeid FROM pg_dist_node WHERE nodename = '127.0.0.1' AND nodeport = %s", (node.port,)
+            ).fetchone()
+            if row:
+                conn.execute("SELECT citus_remove_node('127.0.0.1', %s)", (node.port,))
+        close_pools()
+        sandbox.drop_spare_node(node)

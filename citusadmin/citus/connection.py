@@ -150,6 +150,16 @@ class Session:
         with self.conn.cursor() as cur:
             self._run(cur, query, params)
 
+    @contextmanager
+    def statement_timeout(self, milliseconds: int) -> Iterator[None]:
+        """Run the block with another statement timeout, then restore the previous one."""
+        previous = self.scalar("SELECT set_config('statement_timeout', %s, false)", (f"{milliseconds}ms",))
+        try:
+            yield
+        finally:
+            if not self.conn.closed:
+                self.scalar("SELECT set_config('statement_timeout', %s, false)", (previous,))
+
     @property
     def backend_pid(self) -> int:
         return int(self.conn.info.backend_pid)

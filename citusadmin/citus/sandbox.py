@@ -184,14 +184,18 @@ class Sandbox:
                 conn.execute("SELECT citus_add_node('127.0.0.1', %s)", (node.port,))
 
     def add_spare_node(self, name: str) -> SandboxNode:
-        """Initialise and start an extra PostgreSQL+Citus instance that is NOT yet in the cluster."""
+        """Initialise and start an extra PostgreSQL+Citus instance that is NOT in the cluster (nor in
+        the sandbox's state): the caller adds it to Citus and calls ``drop_spare_node`` after."""
         node = SandboxNode(name, free_port())
         self._init_node(node)
         self.start_node(node)
         with psycopg.connect(**self.params(node), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
-        self._save([*self.nodes, node])
         return node
+
+    def drop_spare_node(self, node: SandboxNode) -> None:
+        self.stop_node(node, mode="immediate")
+        shutil.rmtree(self.datadir(node), ignore_errors=True)
 
     def wait_ready(self, node: SandboxNode, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -71,7 +71,7 @@ def group_sizes(sess: Session, caps: Capabilities) -> list[GroupSize]:
         "SELECT p.groupid, count(*)::int AS placements, count(s.size)::int AS sized, sum(s.size)::bigint AS bytes "
         "FROM pg_dist_placement p LEFT JOIN sizes s ON s.shardid = p.shardid GROUP BY p.groupid"
     )
-    return sess.fetch_all(query, row=GroupSize)  # type: ignore[arg-type]
+    return sess.fetch_all(query, row=GroupSize)
 
 
 def table_sizes(sess: Session, caps: Capabilities) -> list[TableSize]:
@@ -82,7 +82,7 @@ def table_sizes(sess: Session, caps: Capabilities) -> list[TableSize]:
         "count(z.size)::int AS sized, count(*)::int AS shards "
         "FROM pg_dist_shard s LEFT JOIN sizes z ON z.shardid = s.shardid GROUP BY s.logicalrelid"
     )
-    return sess.fetch_all(query, row=TableSize)  # type: ignore[arg-type]
+    return sess.fetch_all(query, row=TableSize)
 
 
 def reachability(sess: Session) -> list[Reachability]:
@@ -94,13 +94,24 @@ def reachability(sess: Session) -> list[Reachability]:
     )
 
 
-def health_matrix(sess: Session) -> list[HealthEdge]:
-    """Every node to every node (N² rows), from ``citus_check_cluster_node_health()``."""
-    return sess.fetch_all(
-        "SELECT from_nodename, from_nodeport, to_nodename, to_nodeport, result "
-        "FROM citus_check_cluster_node_health()",
-        row=HealthEdge,
-    )
+def health_matrix(sess: Session, timeout_ms: int) -> list[HealthEdge]:
+    """Every node to every node (N² rows), from ``citus_check_cluster_node_health()``.
+
+    The checks between workers use each worker's own citus.node_connection_timeout (30 s by
+    default), so one hung node can hold the whole matrix: it gets its own, shorter timeout.
+    """
+    try:
+        with sess.statement_timeout(timeout_ms):
+            return sess.fetch_all(
+                "SELECT from_nodename, from_nodeport, to_nodename, to_nodeport, result "
+                "FROM citus_check_cluster_node_health()",
+                row=HealthEdge,
+            )
+    except errors.QueryTimeout:
+        raise errors.QueryTimeout(
+            f"The node-to-node health check did not finish within {timeout_ms / 1000:.0f} s: a node accepts "
+            "connections but does not answer (the workers wait up to their citus.node_connection_timeout)."
+        ) from None
 
 
 def connection_stats(sess: Session) -> list[NodeConnections]:

@@ -5,79 +5,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clusters', '0001_initial'),
+        ("clusters", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Collection',
+            name="Collection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('schedule', 'schedule'), ('manual', 'refresh now')], default='schedule', max_length=10)),
-                ('started_at', models.DateTimeField()),
-                ('measured_at', models.DateTimeField(blank=True, null=True)),
-                ('finished', models.BooleanField(default=False)),
-                ('ok', models.BooleanField(default=False)),
-                ('error', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('sizes_error', models.TextField(blank=True)),
-                ('health', models.JSONField(blank=True, default=list)),
-                ('health_error', models.TextField(blank=True)),
-                ('connections_error', models.TextField(blank=True)),
-                ('max_shared_pool_size', models.IntegerField(blank=True, null=True)),
-                ('max_connections', models.IntegerField(blank=True, null=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='collections', to='clusters.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[("schedule", "schedule"), ("manual", "refresh now")], default="schedule", max_length=10
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("measured_at", models.DateTimeField(blank=True, null=True)),
+                ("finished", models.BooleanField(default=False)),
+                ("ok", models.BooleanField(default=False)),
+                ("error", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("sizes_error", models.TextField(blank=True)),
+                ("health", models.JSONField(blank=True, default=list)),
+                ("health_error", models.TextField(blank=True)),
+                ("connections_error", models.TextField(blank=True)),
+                ("max_shared_pool_size", models.IntegerField(blank=True, null=True)),
+                ("max_connections", models.IntegerField(blank=True, null=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="collections", to="clusters.cluster"
+                    ),
+                ),
             ],
             options={
-                'permissions': [('collect_now', "Refresh a cluster's measurements now")],
-                'default_permissions': (),
+                "permissions": [("collect_now", "Refresh a cluster's measurements now")],
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='NodeSnapshot',
+            name="NodeSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('nodeid', models.IntegerField()),
-                ('groupid', models.IntegerField()),
-                ('nodename', models.CharField(max_length=255)),
-                ('nodeport', models.IntegerField()),
-                ('shouldhaveshards', models.BooleanField(default=True)),
-                ('reachable', models.BooleanField(null=True)),
-                ('placements', models.IntegerField(default=0)),
-                ('sized_placements', models.IntegerField(default=0)),
-                ('bytes', models.BigIntegerField(null=True)),
-                ('connections', models.IntegerField(null=True)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='nodes', to='monitoring.collection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("nodeid", models.IntegerField()),
+                ("groupid", models.IntegerField()),
+                ("nodename", models.CharField(max_length=255)),
+                ("nodeport", models.IntegerField()),
+                ("shouldhaveshards", models.BooleanField(default=True)),
+                ("reachable", models.BooleanField(null=True)),
+                ("placements", models.IntegerField(default=0)),
+                ("sized_placements", models.IntegerField(default=0)),
+                ("bytes", models.BigIntegerField(null=True)),
+                ("connections", models.IntegerField(null=True)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="nodes", to="monitoring.collection"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['groupid', 'nodeid'],
-                'default_permissions': (),
+                "ordering": ["groupid", "nodeid"],
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='TableSnapshot',
+            name="TableSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('relid', models.BigIntegerField()),
-                ('bytes', models.BigIntegerField(null=True)),
-                ('shards', models.IntegerField()),
-                ('sized_shards', models.IntegerField()),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tables', to='monitoring.collection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("relid", models.BigIntegerField()),
+                ("bytes", models.BigIntegerField(null=True)),
+                ("shards", models.IntegerField()),
+                ("sized_shards", models.IntegerField()),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tables", to="monitoring.collection"
+                    ),
+                ),
             ],
             options={
-                'default_permissions': (),
+                "default_permissions": (),
             },
         ),
         migrations.AddIndex(
-            model_name='collection',
-            index=models.Index(fields=['cluster', 'finished', '-started_at'], name='collection_latest'),
+            model_name="collection",
+            index=models.Index(fields=["cluster", "finished", "-started_at"], name="collection_latest"),
         ),
         migrations.AddIndex(
-            model_name='tablesnapshot',
-            index=models.Index(fields=['collection', 'relid'], name='tablesnap_collection_relid'),
+            model_name="tablesnapshot",
+            index=models.Index(fields=["collection", "relid"], name="tablesnap_collection_relid"),
         ),
     ]

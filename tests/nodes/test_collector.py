@@ -1,0 +1,100 @@
+"""The background collector against the real cluster: sizes, reachability, health, connections."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from monitoring.collector import collect, latest
+from monitoring.models import Collection
+
+
+@pytest.fixture
+def sized_table(citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE collector_t (id bigint PRIMARY KEY, pad text)")
+        conn.execute("SELECT create_distributed_table('collector_t', 'id', shard_count => 8)")
+        conn.execute("INSERT INTO collector_t SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g")
+    yield "collector_t"
+    with citus.connect() as conn:
+        conn.execute("DROP TABLE collector_t")
+
+
+def test_it_measures_every_node(cluster_row, sized_table, citus):
+    collection = collect(cluster_row)
+    assert collection.ok, collection.error
+    nodes = {n.nodeport: n for n in collection.nodes.all()}
+    for worker in citus.workers:
+        snap = nodes[worker.port]
+        assert snap.reachable is True
+        assert snap.placements >= 4 and snap.bytes and snap.bytes > 100_000
+        assert snap.connections is not None
+    assert len(collection.health) == len(nodes) ** 2 and all(edge[2] for edge in collection.health)
+    assert collection.max_shared_pool_size is not None
+    assert collection.tables.filter(bytes__gt=1_000_000).exists()
+
+
+def test_a_stopped_worker_is_unreachable_and_its_size_unknown(cluster_row, sized_table, controllable):
+    with controllable.worker_stopped(0) as node:
+        collection = collect(cluster_row)
+    snap = collection.nodes.get(nodeport=node.port)
+    assert snap.reachable is False and snap.bytes is None
+    other = collection.nodes.get(nodeport=controllable.workers[1].port)
+    assert other.reachable is True and other.bytes
+    assert any(edge[2] is False for edge in collection.health)
+
+
+def test_the_overview_shows_measurements_with_their_time_and_flags_the_unreachable(
+    client, viewer, cluster_row, sized_table, controllable
+):
+    with controllable.worker_stopped(0) as node:
+        collect(cluster_row)
+        client.force_login(viewer)
+        body = client.get(f"/c/{cluster_row.pk}/").content.decode()
+    assert f"Node 127.0.0.1:{node.port} is unreachable" in body
+    assert "measured" in body and "ago" in body
+    assert f"unknown on 127.0.0.1:{node.port}" in body  # the total never silently leaves it out
+
+
+def test_a_missing_or_old_measurement_is_flagged(client, viewer, cluster_row, settings):
+    client.force_login(viewer)
+    assert "No measurements yet" in client.get(f"/c/{cluster_row.pk}/").content.decode()
+    collection = collect(cluster_row)
+    settings.COLLECTOR_INTERVAL = 5
+    Collection.objects.filter(pk=collection.pk).update(measured_at=collection.measured_at.replace(year=2020))
+    body = client.get(f"/c/{cluster_row.pk}/").content.decode()
+    assert ">stale<" in body
+    assert latest(cluster_row).pk == collection.pk
+
+
+def test_refresh_now_is_collected_by_a_real_worker(client, operator, cluster_row, celery_worker_process):
+    from citusadmin.celery import app
+
+    old = app.conf.broker_url
+    app.conf.broker_url = celery_worker_process.redis_url
+    old_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = celery_worker_process.queue
+    try:
+        client.force_login(operator)
+        response = client.post(f"/c/{cluster_row.pk}/refresh/", follow=True)
+        assert "Measurement queued" in response.content.decode()
+    finally:
+        app.conf.broker_url = old
+        app.conf.task_default_queue = old_queue
+    deadline = time.monotonic() + 30
+    while not Collection.objects.filter(cluster=cluster_row, finished=True, trigger="manual").exists():
+        assert time.monotonic() < deadline, celery_worker_process.log.read_text()[-2000:]
+        time.sleep(0.2)
+    assert Collection.objects.get(cluster=cluster_row, trigger="manual").ok
+
+
+def test_refresh_now_with_the_broker_down_says_so(client, operator, cluster_row, broker_down):
+    from audit.models import AuditEntry
+
+    client.force_login(operator)
+    response = client.post(f"/c/{cluster_row.pk}/refresh/", follow=True)
+    assert response.status_code == 200
+    assert "job queue (Celery broker) is not reachable" in response.content.decode()
+    entry = AuditEntry.objects.get(action="monitoring.collect_now")
+    assert entry.outcome == "failed" and "not reachable" in entry.error
