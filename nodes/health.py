@@ -161,3 +161,18 @@ def banners(views: list[NodeView], collection: Collection | None) -> list[Banner
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class Matrix:
+    labels: list[str]
+    rows: list[tuple[str, list[bool | None]]]
+
+
+def health_matrix(collection: Collection | None) -> Matrix | None:
+    """The node-to-node connectivity grid from the latest collection (None when not measured)."""
+    if collection is None or not collection.health:
+        return None
+    labels = sorted({edge[0] for edge in collection.health} | {edge[1] for edge in collection.health})
+    result = {(edge[0], edge[1]): edge[2] for edge in collection.health}
+    return Matrix(labels=labels, rows=[(src, [result.get((src, dst)) for dst in labels]) for src in labels])

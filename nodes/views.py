@@ -28,7 +28,7 @@ from monitoring import collector
 from monitoring.actions import do_refresh_now
 from nodes import actions
 from nodes.forms import AddNodeForm, HostPortForm, ShouldHaveShardsForm, UpdateNodeForm
-from nodes.health import banners, node_views, total_bytes
+from nodes.health import banners, health_matrix, node_views, total_bytes
 
 
 def _topology(cluster: Cluster) -> dict[str, Any]:
@@ -56,6 +56,7 @@ def _page_context(cluster: Cluster) -> dict[str, Any]:
         stale=collector.is_stale(collection),
         views=views,
         worker_count=sum(1 for n in context["nodes"] if not n.is_coordinator),
+        matrix=health_matrix(collection),
         total_known_bytes=known,
         unknown_nodes=unknown,
         banners=banners(views, collection) if "error" not in context and context.get("caps") else [],

@@ -98,3 +98,11 @@ def test_refresh_now_with_the_broker_down_says_so(client, operator, cluster_row,
     assert "job queue (Celery broker) is not reachable" in response.content.decode()
     entry = AuditEntry.objects.get(action="monitoring.collect_now")
     assert entry.outcome == "failed" and "not reachable" in entry.error
+
+
+def test_the_overview_draws_the_connectivity_matrix(client, viewer, cluster_row, citus):
+    collect(cluster_row)
+    client.force_login(viewer)
+    body = client.get(f"/c/{cluster_row.pk}/").content.decode()
+    assert 'id="health-matrix"' in body
+    assert body.count('title="connects"') == 9  # coordinator + 2 workers, every pair
