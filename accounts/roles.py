@@ -13,8 +13,14 @@ OPERATOR = "Operator"
 ADMIN = "Admin"
 AUDITOR = "Auditor"
 
-_VIEWER = {"clusters.view_cluster"}
-_OPERATOR = _VIEWER | {"clusters.test_connection", "monitoring.collect_now"}
+_VIEWER = {"clusters.view_cluster", "jobs.view_job"}
+_OPERATOR = _VIEWER | {
+    "clusters.test_connection",
+    "monitoring.collect_now",
+    "jobs.start_rebalance",
+    "jobs.start_maintenance",
+    "jobs.cancel_job",
+}
 _ADMIN = _OPERATOR | {
     "nodes.add_node",
     "nodes.remove_node",
@@ -23,6 +29,8 @@ _ADMIN = _OPERATOR | {
     "nodes.update_node",
     "nodes.set_should_have_shards",
     "nodes.set_coordinator_host",
+    "jobs.drain_node",
+    "jobs.alter_table",
     "clusters.manage_cluster",
     "clusters.create_extension",
     "accounts.manage_users",

@@ -183,12 +183,24 @@ WHITENOISE_USE_FINDERS = True
 # Redis when CITUSADMIN_REDIS_URL is given; otherwise kombu's filesystem transport under VAR_DIR,
 # which needs no server and is enough for one machine.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+BROKER_VISIBILITY_TIMEOUT = 6 * 3600
+# Jobs: supervisors poll Citus every JOB_POLL_SECONDS in slices of JOB_SUPERVISOR_SLICE_SECONDS and
+# hold a lease of JOB_LEASE_SECONDS; blocking work cancels itself before the visibility timeout.
+JOB_POLL_SECONDS = env_int("JOB_POLL_SECONDS", 1, minimum=1, maximum=10)
+JOB_SUPERVISOR_SLICE_SECONDS = env_int("JOB_SUPERVISOR_SLICE_SECONDS", 45, minimum=5, maximum=300)
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 10, minimum=3, maximum=120)
+JOB_BLOCKING_TIME_LIMIT_SECONDS = env_int(
+    "JOB_BLOCKING_TIME_LIMIT_SECONDS",
+    BROKER_VISIBILITY_TIMEOUT - 900,
+    minimum=60,
+    maximum=BROKER_VISIBILITY_TIMEOUT - 600,
+)
 _broker_dir = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A task not acknowledged within the visibility timeout is delivered again while the first copy
     # may still run; no task here runs longer than CELERY_TASK_TIME_LIMIT, which stays well below it.
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 else:
     CELERY_BROKER_URL = "filesystem://"
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
@@ -223,6 +235,7 @@ SKEW_THRESHOLD_PERCENT = env_int("SKEW_THRESHOLD_PERCENT", 20, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "probe-clusters": {"task": "clusters.tasks.probe_all_clusters", "schedule": CLUSTER_PROBE_INTERVAL},
     "collect-clusters": {"task": "monitoring.tasks.collect_all", "schedule": COLLECTOR_INTERVAL},
+    "sweep-jobs": {"task": "jobs.tasks.sweep", "schedule": env_int("JOB_SWEEP_SECONDS", 5, minimum=1)},
 }
 
 # --- Citus gateway ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("clusters/", include("clusters.urls")),
     path("c/", include("nodes.urls")),
+    path("c/", include("jobs.cluster_urls")),
+    path("jobs/", include("jobs.urls")),
     path("audit/", include("audit.urls")),
     path("users/", include("accounts.urls")),
 ]

@@ -1,1 +1,1 @@
-"""Long-running actions as Celery tasks with live progress (issue 5). Not built yet."""
+"""Long-running actions as Celery tasks with live progress that survives failures."""

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from nodes import views
 
@@ -8,6 +8,10 @@ urlpatterns = [
     path("<int:cluster_id>/nodes/", views.node_list, name="list"),
     path("<int:cluster_id>/nodes/add/", views.add_node, name="add"),
     path("<int:cluster_id>/nodes/coordinator/", views.coordinator_host, name="coordinator"),
-    path("<int:cluster_id>/nodes/<int:nodeid>/<slug:op>/", views.node_operation, name="operation"),
+    re_path(
+        r"^(?P<cluster_id>[0-9]+)/nodes/(?P<nodeid>[0-9]+)/(?P<op>activate|disable|should-have-shards|update|remove)/$",
+        views.node_operation,
+        name="operation",
+    ),
     path("<int:cluster_id>/refresh/", views.refresh_now, name="refresh"),
 ]

@@ -151,7 +151,8 @@ def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
         messages.success(
             request,
             f"Added {data['host']}:{data['port']} as node {result.nodeid}. It holds no shards yet and no reference "
-            "tables: a rebalance moves shards to it and copies the reference tables first.",
+            "tables: a rebalance moves shards to it and copies the reference tables first. "
+            "Preview the rebalance from the Rebalance button.",
         )
     return redirect("nodes:list", cluster_id=cluster.pk)
 
@@ -210,13 +211,11 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 
 
 @require_http_methods(["GET", "POST"])
-def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
-    spec = OPERATIONS.get(op)
-    if spec is None:
-        from django.http import Http404
-
-        raise Http404("unknown operation")
-    return require_perm(spec["perm"])(_node_operation_view)(request, cluster_id=cluster_id, nodeid=nodeid, op=op)
+def node_operation(request: HttpRequest, cluster_id: str, nodeid: str, op: str) -> HttpResponse:
+    spec = OPERATIONS[op]  # the URL pattern admits only these operations
+    return require_perm(spec["perm"])(_node_operation_view)(
+        request, cluster_id=int(cluster_id), nodeid=int(nodeid), op=op
+    )
 
 
 def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
@@ -242,6 +241,7 @@ def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op:
     ready = form is None or request.method == "POST"
     preview = citus_nodes.render(spec["sql"](node, fields)) if ready else None
     refusal = actions.removal_refusal(node) if op == "remove" else None
+    drain_url = reverse("cluster_jobs:drain", args=[cluster.pk, node.nodeid]) + "?remove=1" if refusal else None
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
             spec["run"](request.user, cluster, node, fields)
@@ -262,6 +262,7 @@ def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op:
             "preview": preview,
             "refusal": refusal,
             "fields": fields,
+            "drain_and_remove_url": drain_url,
         },
     )
 

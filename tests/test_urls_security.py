@@ -32,14 +32,16 @@ def _concrete(route: str, ids: dict[str, int]) -> str:
     def repl(match: re.Match[str]) -> str:
         return str(ids.get(match.group(2), 1))
 
-    path = re.sub(r"<(?:(\w+):)?(\w+)>", repl, route)
-    return "/" + path.lstrip("^").rstrip("$")
+    # regex routes first: a named group becomes its test value (an operation: the first alternative)
+    path = re.sub(r"\(\?P<(\w+)>([^)]*)\)", lambda m: str(ids.get(m.group(1), m.group(2).split("|")[0])), route)
+    path = re.sub(r"<(?:(\w+):)?(\w+)>", repl, path)
+    return "/" + path.replace("^", "").replace("$", "")
 
 
 @pytest.fixture
 def ids(db, admin):
     cluster = Cluster.objects.create(name="walk", host="127.0.0.1", port=1)
-    return {"cluster_id": cluster.pk, "user_id": admin.pk, "nodeid": 1, "op": "remove"}
+    return {"cluster_id": cluster.pk, "user_id": admin.pk, "nodeid": 1}
 
 
 def _routes():

@@ -1,0 +1,114 @@
+"""Starting and cancelling jobs. The Job row is committed before its task is published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.actions import audited, record
+from audit.models import AuditEntry
+from citusadmin.broker import BrokerUnavailable, publish
+from citusadmin.citus import errors, rebalance
+from citusadmin.citus.connection import session
+from clusters.models import Cluster
+from jobs import runner
+from jobs.kinds import BACKGROUND, KINDS
+from jobs.models import Job
+
+
+class JobAlreadyRunning(errors.Refused):
+    """Another job holding the same lock is active on this cluster."""
+
+    def __init__(self, job: Job | None) -> None:
+        self.job = job
+        label = f"job {job.pk} ({job.get_kind_display()}, {job.state})" if job else "another job"
+        super().__init__(f"Already running as {label}: Citus runs one rebalance, drain or shard move at a time.")
+
+
+def do_start_job(
+    actor: Any,
+    cluster: Cluster,
+    kind: str,
+    parameters: dict[str, Any],
+    *,
+    target: str = "",
+    approved_by: Any = None,
+) -> Job:
+    spec = KINDS[kind]
+    with audited(
+        actor, f"jobs.{kind}.start", perm=spec.perm, cluster=cluster, target=target, parameters=parameters
+    ) as entry:
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    cluster=cluster,
+                    kind=kind,
+                    lock=spec.lock,
+                    target=target,
+                    parameters=parameters,
+                    actor=actor,
+                    actor_name=actor.get_username(),
+                    approved_by=approved_by,
+                )
+        except IntegrityError:
+            running = Job.objects.filter(cluster=cluster, lock=spec.lock, state__in=Job.ACTIVE_STATES).first()
+            raise JobAlreadyRunning(running) from None
+        entry.job_id = job.pk
+        entry.result = f"job {job.pk} queued"
+    try:
+        publish(_run_job_task(), job.pk)
+    except BrokerUnavailable as exc:
+        runner.finish(job, Job.State.FAILED, error=exc.as_text())
+        record(
+            actor,
+            f"jobs.{kind}.queue",
+            AuditEntry.Outcome.FAILED,
+            cluster=cluster,
+            target=target,
+            error=exc.as_text(),
+            job_id=job.pk,
+        )
+        raise
+    return job
+
+
+def _run_job_task() -> Any:
+    from jobs.tasks import run_job
+
+    return run_job
+
+
+def do_cancel_job(actor: Any, job: Job) -> Job:
+    """Recorded first (the row says cancelling), then Citus is told: citus_job_cancel for a Citus
+    background job, pg_cancel_backend for blocking work. Finished moves are kept either way."""
+    with audited(
+        actor, f"jobs.{job.kind}.cancel", perm="jobs.cancel_job", cluster=job.cluster, target=job.target
+    ) as entry:
+        entry.job_id = job.pk
+        job.refresh_from_db()
+        if not job.is_active:
+            raise errors.Refused(f"Job {job.pk} already ended ({job.state}).")
+        if job.state == Job.State.QUEUED:
+            runner.finish(job, Job.State.CANCELLED, summary="Cancelled before it started; nothing was sent to Citus.")
+            return job
+        Job.objects.filter(pk=job.pk).update(cancel_requested_at=timezone.now(), state=Job.State.CANCELLING)
+        runner.log(job, f"Cancel requested by {actor.get_username()}.")
+    job.refresh_from_db()
+    statement = None
+    if KINDS[job.kind].mode == BACKGROUND and job.citus_job_id is not None:
+        statement = rebalance.cancel_job_sql(job.citus_job_id)
+    elif job.backend_pid:
+        statement = rebalance.cancel_backend_sql(job.backend_pid)
+    if statement is not None:
+        with audited(
+            actor, f"jobs.{job.kind}.cancel_sent", perm="jobs.cancel_job", cluster=job.cluster, target=job.target
+        ) as entry:
+            entry.job_id = job.pk
+            with session(job.cluster.target()) as sess:
+                sess.execute(statement)
+            Job.objects.filter(pk=job.pk).update(cancel_sent=True)
+            runner.log(job, f"Sent {statement.as_string()}")
+    job.refresh_from_db()
+    return job

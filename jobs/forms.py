@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+
+from citusadmin.citus.rebalance import TRANSFER_MODES
+
+MODE_CHOICES = [("", "auto (default)")] + [(m, m) for m in TRANSFER_MODES if m != "auto"]
+
+
+class RebalanceForm(forms.Form):
+    scope = forms.ChoiceField(
+        choices=[
+            ("cluster", "Whole cluster (Citus background job)"),
+            ("table", "One table (blocking call, with threshold and limits)"),
+        ],
+        initial="cluster",
+        widget=forms.RadioSelect,
+    )
+    strategy = forms.ChoiceField(required=False, label="Strategy")
+    drain_only = forms.BooleanField(
+        required=False, label="Drain only (move shards off nodes marked should-have-shards = false)"
+    )
+    transfer_mode = forms.ChoiceField(choices=MODE_CHOICES, required=False, label="Shard transfer mode")
+    relation = forms.ChoiceField(required=False, label="Table")
+    threshold = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="Fraction of imbalance tolerated (strategy default when empty).",
+    )
+    max_shard_moves = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    excluded_shards = forms.CharField(required=False, help_text="Shard ids to leave in place, comma separated.")
+
+    def __init__(
+        self, *args: Any, strategies: list[str] | None = None, tables: list[str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        strategy_field = self.fields["strategy"]
+        relation_field = self.fields["relation"]
+        assert isinstance(strategy_field, forms.ChoiceField) and isinstance(relation_field, forms.ChoiceField)
+        strategy_field.choices = [("", "cluster default")] + [(s, s) for s in strategies or []]
+        relation_field.choices = [("", "—")] + [(t, t) for t in tables or []]
+
+    def clean_excluded_shards(self) -> list[int]:
+        raw = self.cleaned_data.get("excluded_shards") or ""
+        parts = [p for p in re.split(r"[\s,]+", raw) if p]
+        if any(not p.isdigit() for p in parts):
+            raise forms.ValidationError("Give shard ids as numbers, separated by commas.")
+        return [int(p) for p in parts]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        assert data is not None
+        if data.get("scope") == "table" and not data.get("relation"):
+            self.add_error("relation", "Choose the table to rebalance.")
+        if data.get("scope") == "cluster" and (
+            data.get("threshold") is not None or data.get("max_shard_moves") or data.get("excluded_shards")
+        ):
+            self.add_error(
+                "scope",
+                "Threshold, max moves and excluded shards apply to one table only: Citus's "
+                "background rebalance has no such options.",
+            )
+        return data

@@ -1,0 +1,262 @@
+"""Jobs: list, live progress (viewers read the app database only), rebalance and drain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from psycopg import sql
+
+from citusadmin.broker import BrokerUnavailable
+from citusadmin.citus import capabilities, rebalance
+from citusadmin.citus import nodes as citus_nodes
+from citusadmin.citus.connection import session
+from citusadmin.citus.errors import CitusError
+from citusadmin.citus.tables import hash_distributed_tables
+from citusadmin.http import HtmxHttpRequest
+from citusadmin.permissions import require_perm
+from clusters.lookup import cluster_for
+from clusters.models import Cluster
+from jobs import actions
+from jobs.forms import RebalanceForm
+from jobs.models import Job, JobLogEntry
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@permission_required("jobs.view_job", raise_exception=True)
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.select_related("cluster").order_by("-id")
+    filters = {k: request.GET.get(k, "") for k in ("cluster", "kind", "state", "actor")}
+    if filters["cluster"].isdigit():
+        jobs = jobs.filter(cluster_id=int(filters["cluster"]))
+    if filters["kind"] in Job.Kind.values:
+        jobs = jobs.filter(kind=filters["kind"])
+    if filters["state"] in Job.State.values:
+        jobs = jobs.filter(state=filters["state"])
+    if filters["actor"]:
+        jobs = jobs.filter(actor_name=filters["actor"])
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        jobs = jobs.filter(id__lt=int(before))
+    page = list(jobs[: PAGE_SIZE + 1])
+    more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    return render(
+        request,
+        "jobs/list.html",
+        {
+            "jobs": page,
+            "next_before": page[-1].pk if more else None,
+            "filters": filters,
+            "kinds": Job.Kind.choices,
+            "states": Job.State.choices,
+            "clusters": Cluster.objects.only("id", "name"),
+        },
+    )
+
+
+def _job_for(request: HttpRequest, job_id: int) -> Job:
+    if not request.user.has_perm("jobs.view_job"):
+        raise PermissionDenied("You do not have the permission jobs.view_job.")
+    return get_object_or_404(Job.objects.select_related("cluster"), pk=job_id)
+
+
+@require_GET
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_for(request, job_id)
+    log = list(job.log.order_by("id"))
+    return render(request, "jobs/detail.html", {"job": job, "log": log, "after": log[-1].pk if log else 0})
+
+
+@require_GET
+def job_progress(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    """The polled fragment: the job row and the log lines after ``?after=``. No cluster query."""
+    job = _job_for(request, job_id)
+    after = request.GET.get("after", "0")
+    new_lines = list(JobLogEntry.objects.filter(job=job, id__gt=int(after) if after.isdigit() else 0).order_by("id"))
+    last = new_lines[-1].pk if new_lines else (int(after) if after.isdigit() else 0)
+    response = render(request, "jobs/detail.html#progress", {"job": job, "new_lines": new_lines, "after": last})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_POST
+@require_perm("jobs.cancel_job")
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_for(request, job_id)
+    try:
+        actions.do_cancel_job(request.user, job)
+    except CitusError as exc:
+        messages.error(request, f"Could not cancel: {exc.user_message} {exc.primary}")
+    else:
+        messages.info(request, "Cancel requested. Finished moves are kept; the job page shows what is undone.")
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm("jobs.start_rebalance")
+def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Options, then a preview of Citus's plan (moves, bytes, balance before/after), then Start."""
+    cluster = cluster_for(request, cluster_id)
+    context: dict[str, Any] = {"cluster": cluster}
+    try:
+        target = cluster.target()
+        caps = capabilities.get_capabilities(target)
+        with session(target) as sess:
+            strategies = rebalance.strategies(sess)
+            tables = hash_distributed_tables(sess)
+            nodes = citus_nodes.list_nodes(sess)
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "jobs/rebalance.html", context)
+    context.update(caps=caps, strategies=strategies)
+    form = RebalanceForm(request.POST or None, strategies=[s.name for s in strategies], tables=tables)
+    context["form"] = form
+    active = Job.objects.filter(cluster=cluster, lock="rebalance", state__in=Job.ACTIVE_STATES).first()
+    context["active"] = active
+    if request.method == "GET" or not form.is_valid():
+        return render(request, "jobs/rebalance.html", context)
+    data = form.cleaned_data
+    one_table = data["scope"] == "table"
+    if not one_table and not caps.rebalance_status:
+        form.add_error(
+            "scope",
+            "This cluster's Citus has no background rebalance with status (needs 11.2+); "
+            "rebalance one table at a time instead.",
+        )
+        return render(request, "jobs/rebalance.html", context)
+    params: dict[str, Any] = {"strategy": data["strategy"] or None, "transfer_mode": data["transfer_mode"] or None}
+    if one_table:
+        params.update(
+            relation=data["relation"],
+            threshold=data["threshold"],
+            max_shard_moves=data["max_shard_moves"],
+            excluded_shards=data["excluded_shards"],
+        )
+    else:
+        params["drain_only"] = data["drain_only"]
+    if request.POST.get("confirm") != "yes":
+        try:
+            with session(target) as sess:
+                moves = rebalance.plan(
+                    sess,
+                    relation=params.get("relation"),
+                    threshold=params.get("threshold"),
+                    max_shard_moves=params.get("max_shard_moves"),
+                    excluded_shards=params.get("excluded_shards"),
+                    drain_only=bool(params.get("drain_only")),
+                    strategy=params.get("strategy"),
+                )
+        except CitusError as exc:
+            context["plan_error"] = exc
+            return render(request, "jobs/rebalance.html", context)
+        statement: sql.Composed = (
+            rebalance.rebalance_table_sql(
+                params["relation"],
+                threshold=params["threshold"],
+                max_shard_moves=params["max_shard_moves"],
+                excluded_shards=params["excluded_shards"] or None,
+                transfer_mode=params["transfer_mode"],
+                strategy=params["strategy"],
+            )
+            if one_table
+            else rebalance.start_sql(
+                strategy=params["strategy"], drain_only=params["drain_only"], transfer_mode=params["transfer_mode"]
+            )
+        )
+        context.update(
+            moves=moves,
+            preview=statement.as_string(),
+            balance=_balance(nodes, moves),
+            total_bytes=sum(m.shard_size or 0 for m in moves),
+        )
+        return render(request, "jobs/rebalance.html", context)
+    kind = Job.Kind.REBALANCE_TABLE if one_table else Job.Kind.REBALANCE
+    try:
+        job = actions.do_start_job(request.user, cluster, kind, params, target=params.get("relation") or cluster.name)
+    except actions.JobAlreadyRunning as exc:
+        messages.error(request, exc.user_message)
+        return redirect("jobs:detail", job_id=exc.job.pk) if exc.job else redirect("jobs:list")
+    except (CitusError, BrokerUnavailable) as exc:
+        messages.error(request, f"{exc.user_message} {getattr(exc, 'hint', '') or ''}")
+        return render(request, "jobs/rebalance.html", context)
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+def _balance(nodes: list[citus_nodes.Node], moves: list[rebalance.PlannedMove]) -> list[dict[str, Any]]:
+    """Placements per node before and after the plan (every moved shard counted)."""
+    rows: dict[str, dict[str, Any]] = {
+        n.address: {"node": n.address, "before": n.placements, "after": n.placements}
+        for n in nodes
+        if n.shouldhaveshards or n.placements
+    }
+    for m in moves:
+        if m.source in rows:
+            rows[m.source]["after"] -= 1
+        if m.target in rows:
+            rows[m.target]["after"] += 1
+    top = max([r["before"] for r in rows.values()] + [r["after"] for r in rows.values()] + [1])
+    for r in rows.values():
+        r["max"] = top
+    return list(rows.values())
+
+
+@require_http_methods(["GET", "POST"])
+def drain_node(request: HttpRequest, cluster_id: int, nodeid: int) -> HttpResponse:
+    remove = request.GET.get("remove") == "1" or request.POST.get("remove") == "1"
+    perm = "nodes.remove_node" if remove else "jobs.drain_node"
+    return require_perm(perm)(_drain_view)(request, cluster_id=cluster_id, nodeid=nodeid, remove=remove)
+
+
+def _drain_view(request: HttpRequest, cluster_id: int, nodeid: int, remove: bool) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    context: dict[str, Any] = {"cluster": cluster, "remove": remove}
+    try:
+        with session(cluster.target()) as sess:
+            nodes = citus_nodes.list_nodes(sess)
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "jobs/drain.html", context)
+    node = next((n for n in nodes if n.nodeid == nodeid), None)
+    if node is None:
+        messages.error(request, f"There is no node {nodeid} (any more).")
+        return redirect("nodes:list", cluster_id=cluster.pk)
+    others = [n.address for n in nodes if n.nodeid != nodeid and not n.shouldhaveshards and n.data_placements]
+    targets = [n.address for n in nodes if n.nodeid != nodeid and n.shouldhaveshards and n.isactive]
+    context.update(node=node, others=others, targets=targets, steps=_drain_steps(node, remove))
+    if request.method == "POST" and request.POST.get("confirm") == "yes" and not others and targets:
+        kind = Job.Kind.DRAIN_AND_REMOVE if remove else Job.Kind.DRAIN_NODE
+        try:
+            job = actions.do_start_job(
+                request.user,
+                cluster,
+                kind,
+                {"nodeid": node.nodeid, "transfer_mode": request.POST.get("transfer_mode") or None},
+                target=node.address,
+            )
+        except actions.JobAlreadyRunning as exc:
+            messages.error(request, exc.user_message)
+            return redirect("jobs:detail", job_id=exc.job.pk) if exc.job else redirect("jobs:list")
+        except (CitusError, BrokerUnavailable) as exc:
+            messages.error(request, f"{exc.user_message} {getattr(exc, 'hint', '') or ''}")
+            return render(request, "jobs/drain.html", context)
+        return redirect("jobs:detail", job_id=job.pk)
+    return render(request, "jobs/drain.html", context)
+
+
+def _drain_steps(node: citus_nodes.Node, remove: bool) -> list[str]:
+    steps = []
+    if node.shouldhaveshards:
+        steps.append(citus_nodes.render(citus_nodes.set_should_have_shards_sql(node.nodename, node.nodeport, False)))
+    steps.append(rebalance.start_sql(drain_only=True).as_string())
+    if remove:
+        steps.append(rebalance.remove_node_sql(node.nodename, node.nodeport).as_string())
+    return steps
