@@ -18,7 +18,12 @@ def _as_job() -> object:
     return request_context.set_current(request_context.RequestContext(source="job"))
 
 
-@shared_task(acks_late=False, ignore_result=True, time_limit=settings.JOB_BLOCKING_TIME_LIMIT_SECONDS + 300)
+@shared_task(
+    acks_late=False,
+    ignore_result=True,
+    time_limit=settings.JOB_BLOCKING_TIME_LIMIT_SECONDS + 300,
+    soft_time_limit=settings.JOB_BLOCKING_TIME_LIMIT_SECONDS + 240,
+)
 def run_job(job_id: int) -> None:
     token = _as_job()
     try:
@@ -28,7 +33,12 @@ def run_job(job_id: int) -> None:
     _continue(job_id)
 
 
-@shared_task(acks_late=False, ignore_result=True, time_limit=settings.JOB_SUPERVISOR_SLICE_SECONDS + 60)
+@shared_task(
+    acks_late=False,
+    ignore_result=True,
+    time_limit=settings.JOB_SUPERVISOR_SLICE_SECONDS + 60,
+    soft_time_limit=settings.JOB_SUPERVISOR_SLICE_SECONDS + 50,
+)
 def supervise_job(job_id: int, lease_token: str) -> None:
     token = _as_job()
     try:
@@ -50,7 +60,7 @@ def _continue(job_id: int) -> None:
             publish(supervise_job, job_id, job.lease_owner)
 
 
-@shared_task(ignore_result=True, time_limit=60)
+@shared_task(acks_late=False, ignore_result=True, time_limit=60, soft_time_limit=50)
 def sweep() -> dict[str, int]:
     token = _as_job()
     try:

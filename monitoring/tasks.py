@@ -14,7 +14,7 @@ from monitoring import collector
 from monitoring.models import Collection
 
 
-@shared_task(ignore_result=True, time_limit=120)
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
 def collect_all() -> int:
     for cluster_id in Cluster.objects.values_list("id", flat=True):
         collect_cluster.delay(cluster_id, Collection.Trigger.SCHEDULE)

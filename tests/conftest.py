@@ -231,6 +231,7 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "citusadmin.settings",
             "CITUSADMIN_REDIS_URL": redis_url,
             "CITUSADMIN_DATABASE_URL": app_database_url(),
+            "CITUSADMIN_CELERY_QUEUE": queue,
         }
         self._fh = log.open("w")
         self.proc = subprocess.Popen(
@@ -242,7 +243,9 @@ class WorkerProcess:
                 "citusadmin",
                 "worker",
                 "-P",
-                "solo",
+                "threads",
+                "-c",
+                "4",
                 "-Q",
                 queue,
                 "--without-gossip",
@@ -396,3 +399,51 @@ def spare_node(controllable: CitusCluster) -> Iterator[Any]:
                 conn.execute("SELECT citus_remove_node('127.0.0.1', %s)", (node.port,))
         close_pools()
         sandbox.drop_spare_node(node)
+
+
+class JobWorker:
+    """A real Celery worker on a private queue; the test process publishes to it too."""
+
+    def __init__(self, redis_url: str, tmp_path: Path) -> None:
+        import uuid
+
+        self.redis_url = redis_url
+        self.queue = f"jobs-{uuid.uuid4().hex[:8]}"
+        self.tmp_path = tmp_path
+        self.generation = 0
+        self.worker: WorkerProcess | None = None
+
+    def start(self) -> WorkerProcess:
+        self.generation += 1
+        self.worker = WorkerProcess(self.redis_url, self.queue, self.tmp_path / f"worker-{self.generation}.log")
+        self.worker.wait_ready()
+        return self.worker
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no acknowledgement, no cleanup."""
+        assert self.worker is not None
+        self.worker.proc.kill()
+        self.worker.proc.wait(10)
+        self.worker._fh.close()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.tmp_path.glob("worker-*.log")))
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+
+@pytest.fixture
+def job_worker(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterator[JobWorker]:
+    from citusadmin.celery import app
+
+    worker = JobWorker(redis_url, tmp_path)
+    old = app.conf.broker_url, app.conf.task_default_queue
+    app.conf.broker_url, app.conf.task_default_queue = redis_url, worker.queue
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.broker_url, app.conf.task_default_queue = old

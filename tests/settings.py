@@ -6,6 +6,9 @@ import tempfile
 _var = os.environ.setdefault("CITUSADMIN_VAR_DIR", tempfile.mkdtemp(prefix="citusadmin-test-var-"))
 os.environ.setdefault("CITUSADMIN_HTTPS", "false")
 os.environ.setdefault("CITUSADMIN_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Short job leases and slices, so crash and re-attach scenarios play out in seconds.
+os.environ.setdefault("CITUSADMIN_JOB_LEASE_SECONDS", "4")
+os.environ.setdefault("CITUSADMIN_JOB_SUPERVISOR_SLICE_SECONDS", "15")
 
 from citusadmin.settings import *  # noqa: E402,F403
 from citusadmin.settings import DATABASES, VAR_DIR  # noqa: E402

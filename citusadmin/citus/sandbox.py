@@ -147,6 +147,7 @@ class Sandbox:
                 "citus.stat_statements_track = 'all'\n"
                 "compute_query_id = on\n"
                 "citus.stat_tenants_track = 'all'\n"
+                "citus.background_task_queue_interval = 1000\n"
                 "log_min_messages = warning\n"
             )
 

@@ -1,0 +1,190 @@
+"""Jobs against a real Citus cluster, a real Redis and a real Celery worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connections
+
+from audit.models import AuditEntry
+from citusadmin.citus.connection import count_queries
+from jobs import runner
+from jobs.actions import JobAlreadyRunning, do_start_job
+from jobs.models import Job
+from tests.jobs.conftest import citus_jobs_since, job_state, placements_on, wait_for
+
+pytestmark = pytest.mark.broker
+
+
+def _start_rebalance(client, cluster, mode="block_writes"):
+    response = client.post(f"/c/{cluster.pk}/rebalance/", {"scope": "cluster", "transfer_mode": mode, "confirm": "yes"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    return Job.objects.get(pk=int(response["Location"].rstrip("/").split("/")[-1]))
+
+
+def test_the_rebalance_page_previews_citus_plan(client, operator, cluster_row, unbalanced):
+    client.force_login(operator)
+    body = client.post(f"/c/{cluster_row.pk}/rebalance/", {"scope": "cluster", "confirm": "no"}).content.decode()
+    assert 'id="plan"' in body and f"127.0.0.1:{unbalanced['spare'].port}" in body
+    assert "citus_rebalance_start(" in body
+    assert not Job.objects.exists()  # a preview starts nothing
+
+
+def test_a_rebalance_runs_to_completion_with_progress_and_audit(client, operator, cluster_row, unbalanced, job_worker, citus):
+    client.force_login(operator)
+    job = _start_rebalance(client, cluster_row)
+    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 120, message=job_worker.logs())
+    job.refresh_from_db()
+    assert job.state == "succeeded", (job.error, job_worker.logs())
+    assert job.citus_job_id is not None and job.progress_total and job.progress_done == job.progress_total
+    assert placements_on(citus, unbalanced["spare"].port) > 0
+    assert [j[1] for j in citus_jobs_since(citus, unbalanced["floor"])] == ["finished"]
+    actions = set(AuditEntry.objects.filter(job_id=job.pk).values_list("action", "outcome"))
+    assert ("jobs.rebalance.start", "succeeded") in actions and ("jobs.rebalance.end", "succeeded") in actions
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "succeeded" in page and "tasks done" in page
+    fragment = client.get(f"/jobs/{job.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in fragment  # polling stops at a final state
+
+
+def test_ten_concurrent_starts_make_exactly_one_citus_job(operator, cluster_row, unbalanced, job_worker, citus):
+    outcomes: list[str] = []
+    barrier = threading.Barrier(10)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "block_writes"})
+            outcomes.append("started")
+        except JobAlreadyRunning as exc:
+            outcomes.append(exc.user_message)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=start) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("started") == 1, outcomes
+    assert all("Already running as job" in o for o in outcomes if o != "started")
+    job = Job.objects.get()
+    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 120, message=job_worker.logs())
+    assert len(citus_jobs_since(citus, unbalanced["floor"])) == 1
+
+
+def test_a_second_operator_is_told_where_the_running_job_is(client, operator, admin, cluster_row, unbalanced, job_worker):
+    client.force_login(operator)
+    first = _start_rebalance(client, cluster_row, mode="force_logical")
+    client.force_login(admin)
+    response = client.post(f"/c/{cluster_row.pk}/rebalance/", {"scope": "cluster", "confirm": "yes"}, follow=True)
+    body = response.content.decode()
+    assert f"Already running as job {first.pk}" in body
+    assert response.redirect_chain[-1][0] == f"/jobs/{first.pk}/"
+    wait_for(lambda: job_state(first.pk) in Job.FINAL_STATES, 180, message=job_worker.logs())
+
+
+def test_redis_down_when_start_is_pressed(client, operator, cluster_row, unbalanced, broker_down, citus):
+    client.force_login(operator)
+    response = client.post(f"/c/{cluster_row.pk}/rebalance/", {"scope": "cluster", "confirm": "yes"})
+    assert response.status_code == 200
+    assert "job queue (Celery broker) is not reachable" in response.content.decode()
+    job = Job.objects.get()
+    assert job.state == "failed" and "not reachable" in job.error  # not queued forever
+    assert AuditEntry.objects.filter(action="jobs.rebalance.queue", outcome="failed").exists()
+    assert citus_jobs_since(citus, unbalanced["floor"]) == []
+
+
+def test_a_killed_worker_reattaches_to_the_running_citus_job(operator, cluster_row, unbalanced, job_worker, citus):
+    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "force_logical"})
+    wait_for(lambda: Job.objects.get(pk=job.pk).progress_done >= 1, 120, message=job_worker.logs())
+    job_worker.kill()
+    job.refresh_from_db()
+    assert job.state == "running"
+    # The Citus job goes on without us.
+    wait_for(lambda: citus_jobs_since(citus, unbalanced["floor"])[0][1] in ("running", "finished"), 30)
+    job_worker.start()
+    wait_for(lambda: runner.sweep()["resumed"] or job_state(job.pk) in Job.FINAL_STATES, 30, interval=1)
+    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 180, message=job_worker.logs())
+    job.refresh_from_db()
+    assert job.state == "succeeded", job.error
+    assert len(citus_jobs_since(citus, unbalanced["floor"])) == 1  # never a second rebalance
+    assert job.log.filter(message__contains="re-attaches").exists()
+
+
+def test_a_killed_worker_during_blocking_work_interrupts_the_job_for_good(
+    operator, cluster_row, unbalanced, job_worker, citus
+):
+    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE_TABLE,
+                       {"relation": "jobs_t", "transfer_mode": "force_logical", "strategy": "by_shard_count"},
+                       target="jobs_t")
+    wait_for(lambda: Job.objects.get(pk=job.pk).backend_pid, 60, message=job_worker.logs())
+    wait_for(lambda: Job.objects.get(pk=job.pk).progress_total, 60, message=job_worker.logs())
+    job_worker.kill()
+    app_name = f"citusadmin/job-{job.pk}"
+
+    def session_gone() -> bool:
+        with citus.connect() as conn:
+            return not conn.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s", (app_name,)).fetchone()
+
+    started = time.monotonic()
+    wait_for(session_gone, 10, message="the blocking session outlived its worker")
+    assert time.monotonic() - started < 10
+    job_worker.start()
+    wait_for(lambda: runner.sweep()["interrupted"] or job_state(job.pk) == "interrupted", 30, interval=1)
+    job.refresh_from_db()
+    assert job.state == "interrupted" and "will not be re-run" in job.error
+    time.sleep(3)
+    assert session_gone()  # nothing started it again
+    assert job_state(job.pk) == "interrupted"
+
+
+def test_cancel_stops_the_citus_job_and_leaves_nothing_behind(client, operator, cluster_row, unbalanced, job_worker, citus):
+    client.force_login(operator)
+    job = _start_rebalance(client, cluster_row, mode="force_logical")
+    wait_for(lambda: Job.objects.get(pk=job.pk).citus_job_id, 60, message=job_worker.logs())
+    wait_for(lambda: Job.objects.get(pk=job.pk).progress_done >= 1, 120, message=job_worker.logs())
+    response = client.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert "Cancel requested" in response.content.decode()
+    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 60, message=job_worker.logs())
+    job.refresh_from_db()
+    assert job.state == "cancelled" and "Finished moves are kept" in job.summary
+    assert citus_jobs_since(citus, unbalanced["floor"])[0][1] == "cancelled"
+    assert AuditEntry.objects.filter(action="jobs.rebalance.cancel", outcome="succeeded").exists()
+
+    def clean() -> bool:
+        with citus.connect() as conn:
+            cleanup = conn.execute("SELECT count(*) FROM pg_dist_cleanup").fetchone()[0]
+            slots = conn.execute(
+                "SELECT sum(n) FROM (SELECT (SELECT count(*) FROM pg_replication_slots) AS n "
+                "UNION ALL SELECT result::int FROM run_command_on_workers('SELECT count(*) FROM pg_replication_slots')) s"
+            ).fetchone()[0]
+        return cleanup == 0 and slots == 0
+
+    wait_for(clean, 90, interval=2, message="leftover cleanup records or replication slots")
+
+
+def test_fifty_viewers_cost_the_coordinator_nothing(client, operator, viewer, cluster_row, unbalanced, job_worker):
+    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "force_logical"})
+    wait_for(lambda: Job.objects.get(pk=job.pk).citus_job_id, 60, message=job_worker.logs())
+    client.force_login(viewer)
+    with count_queries() as web:
+        for _ in range(50):
+            response = client.get(f"/jobs/{job.pk}/progress/?after=0", HTTP_HX_REQUEST="true")
+            assert response.status_code == 200
+    assert web.count == 0  # viewers read the app database; only the supervisor talks to Citus
+    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 180, message=job_worker.logs())
+
+
+def test_no_task_outlives_the_visibility_timeout():
+    from django.conf import settings
+
+    from jobs import tasks
+
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", settings.BROKER_VISIBILITY_TIMEOUT)
+    for task in (tasks.run_job, tasks.supervise_job, tasks.sweep):
+        assert task.time_limit < visibility, task.name
+        assert task.acks_late is False, task.name  # at most once: the Job row decides what happens after a crash
+    assert settings.JOB_SUPERVISOR_SLICE_SECONDS + 60 < visibility
