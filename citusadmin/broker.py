@@ -32,7 +32,7 @@ def publish(task: Task, *args: Any, countdown: float | None = None) -> None:
     try:
         with task.app.connection_for_write(connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1, timeout=3)
-            options: dict[str, Any] = {"retry": False, "connection": conn}
+            options: dict[str, Any] = {"retry": False, "connection": conn, "queue": task.app.conf.task_default_queue}
             if countdown is not None:
                 options["countdown"] = countdown
             task.apply_async(args=args, **options)

@@ -42,3 +42,6 @@ def browser_page(live_server: Any) -> Iterator[Any]:
         finally:
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+from tests.jobs.conftest import unbalanced  # noqa: E402,F401  (the rebalance fixture, shared)

@@ -1,0 +1,53 @@
+"""A rebalance watched in a real browser: live progress, reload mid-way, polling stops at the end."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.broker]
+
+
+def test_an_operator_watches_a_rebalance(live_server, operator, cluster_row, unbalanced, job_worker, browser_page):
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", operator.username)
+    page.fill("#id_password", "oscar-operator-password-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/c/{cluster_row.pk}/")
+    page.goto(f"{live_server.url}/c/{cluster_row.pk}/rebalance/")
+    page.select_option("#id_transfer_mode", "force_logical")
+    page.click("button:has-text('Preview')")
+    page.wait_for_selector("#plan")
+    page.click("button:has-text('Start the rebalance')")
+    page.wait_for_url("**/jobs/*/")
+    job_url = page.url
+
+    seen: set[str] = set()
+    reloaded = False
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        state = page.get_attribute("#job-progress", "data-state")
+        value = page.get_attribute("#job-bar", "value") if page.locator("#job-bar[value]").count() else None
+        if value is not None:
+            seen.add(value)
+        if not reloaded and len(seen) >= 2 and state == "running":
+            page.reload()  # the same state after a reload, and it carries on
+            assert page.url == job_url
+            assert page.get_attribute("#job-progress", "data-state") == "running"
+            reloaded = True
+        if state in ("succeeded", "failed", "cancelled", "interrupted"):
+            break
+        time.sleep(0.3)
+    assert page.get_attribute("#job-progress", "data-state") == "succeeded", job_worker.logs()
+    assert len(seen) >= 2, seen
+    assert reloaded
+    assert "succeeded" in page.inner_text("#job-summary") or "finished" in page.inner_text("#job-summary")
+    assert page.get_attribute("#job-progress", "hx-trigger") is None
+    polls: list[str] = []
+    page.on("request", lambda request: "/progress/" in request.url and polls.append(request.url))
+    time.sleep(3)
+    assert polls == []  # polling stopped at the final state
+    assert "tasks done" in page.inner_text("#job-log")
+    assert page.console_errors == []
