@@ -20,6 +20,9 @@ def entry_list(request: HttpRequest) -> HttpResponse:
     outcome = request.GET.get("outcome", "")
     if outcome in AuditEntry.Outcome.values:
         entries = entries.filter(outcome=outcome)
+    job = request.GET.get("job", "")
+    if job.isdigit():
+        entries = entries.filter(job_id=int(job))
     before = request.GET.get("before", "")
     if before.isdigit():
         entries = entries.filter(id__lt=int(before))
@@ -33,6 +36,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
             "entries": page,
             "next_before": page[-1].id if has_more else None,
             "outcome": outcome,
+            "job": job if job.isdigit() else "",
             "outcomes": AuditEntry.Outcome.choices,
         },
     )

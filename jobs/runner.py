@@ -225,6 +225,8 @@ def _mirror(job: Job, status: rebalance.CitusJob, moves: list[rebalance.MoveProg
         "current": _describe_task(running[0]) if running else "",
     }
     in_flight = [m for m in moves if m.progress == 1]
+    if in_flight and running:
+        fields["current"] = f"{fields['current']} {in_flight[0].source} → {in_flight[0].target}"[:300]
     if in_flight:
         fields["bytes_total"] = sum(m.source_size or 0 for m in in_flight)
         fields["bytes_done"] = sum(m.target_size or 0 for m in in_flight)
@@ -325,7 +327,12 @@ def supervise(job_id: int, token: str) -> str:
                     if status is None:
                         finish(job, Job.State.FAILED, error=f"Citus has no job {job.citus_job_id} any more.")
                         return "done"
-                    moves = rebalance.progress(sess) if status.state == "running" else []
+                    moves: list[rebalance.MoveProgress] = []
+                    if status.state == "running":
+                        try:  # reads live sizes on the nodes: a node that is down must not stop the mirror
+                            moves = rebalance.progress(sess)
+                        except errors.WorkerUnreachable:
+                            moves = []
                     _mirror(job, status, moves)
                     if status.is_final:
                         _complete(sess, job, status)

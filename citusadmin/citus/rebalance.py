@@ -178,14 +178,33 @@ class CitusJob:
         return list(self.details.get("tasks") or [])
 
 
+_JOB_STATUS = """
+SELECT j.job_id, j.state::text AS state, j.started_at, j.finished_at,
+       jsonb_build_object(
+         'task_state_counts',
+         COALESCE((SELECT jsonb_object_agg(status, n)
+                     FROM (SELECT t.status::text AS status, count(*) AS n FROM pg_dist_background_task t
+                            WHERE t.job_id = j.job_id GROUP BY 1) c), '{}'::jsonb),
+         'tasks',
+         COALESCE((SELECT jsonb_agg(jsonb_build_object('task_id', t.task_id, 'state', t.status::text,
+                                                       'command', t.command, 'message', t.message,
+                                                       'retried', t.retry_count) ORDER BY t.task_id)
+                     FROM pg_dist_background_task t
+                    WHERE t.job_id = j.job_id
+                      AND (t.status = 'running' OR (t.status = 'runnable' AND t.retry_count > 0))),
+                  '[]'::jsonb)) AS details
+  FROM pg_dist_background_job j
+ WHERE j.job_id = %s
+"""
+
+
 def job_status(sess: Session, job_id: int) -> CitusJob | None:
-    """One job's state and its running tasks (``citus_job_status``, 11.2+; an unknown id gives None)."""
-    return sess.fetch_one(
-        "SELECT job_id, state::text AS state, started_at, finished_at, COALESCE(details, '{}'::jsonb) AS details "
-        "FROM citus_job_status(%s, raw => true)",
-        (job_id,),
-        row=CitusJob,
-    )
+    """One job's state, task counts, running tasks and retries, from the coordinator's catalogs.
+
+    Unlike ``citus_job_status()``, which also measures the running move's shard sizes on the nodes,
+    this never leaves the coordinator, so a node that is down cannot make it fail. (11.1+)
+    """
+    return sess.fetch_one(_JOB_STATUS, (job_id,), row=CitusJob)
 
 
 def latest_rebalance_job(sess: Session) -> CitusJob | None:

@@ -58,3 +58,11 @@ def test_the_list_pages_by_key_with_a_fixed_query_count(client, auditor, django_
     with django_assert_max_num_queries(8):
         second = client.get(f"/audit/?before={first.context['next_before']}")
     assert newest.action not in second.content.decode()
+
+
+def test_the_list_filters_the_entries_of_one_job(client, auditor, admin):
+    record(admin, "jobs.rebalance.start", "succeeded", job_id=41)
+    record(admin, "jobs.rebalance.start", "succeeded", job_id=42)
+    client.force_login(auditor)
+    body = client.get("/audit/?job=42").content.decode()
+    assert "/jobs/42/" in body and "/jobs/41/" not in body

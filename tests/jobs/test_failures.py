@@ -50,8 +50,8 @@ def runner_sweep() -> bool:
 def test_a_worker_node_stops_during_a_rebalance(client, operator, cluster_row, unbalanced, job_worker, controllable):
     sandbox = controllable.sandbox
     spare = unbalanced["spare"]
-    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "block_writes"})
-    wait_for(lambda: Job.objects.get(pk=job.pk).citus_state == "running", 60, interval=0.1, message=job_worker.logs())
+    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "force_logical"})
+    wait_for(lambda: Job.objects.get(pk=job.pk).progress_done >= 1, 120, interval=0.2, message=job_worker.logs())
     sandbox.stop_node(spare, mode="immediate")
     client.force_login(operator)
     try:

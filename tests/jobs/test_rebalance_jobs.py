@@ -37,7 +37,23 @@ def test_a_rebalance_runs_to_completion_with_progress_and_audit(
 ):
     client.force_login(operator)
     job = _start_rebalance(client, cluster_row)
-    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 120, message=job_worker.logs())
+
+    def citus_finished() -> bool:
+        with citus.connect() as conn:
+            row = conn.execute(
+                "SELECT state::text FROM pg_dist_background_job WHERE job_id > %s ORDER BY job_id LIMIT 1",
+                (unbalanced["floor"],),
+            ).fetchone()
+        return bool(row and row[0] == "finished")
+
+    wait_for(citus_finished, 120, interval=0.1, message=job_worker.logs())
+    seen_at = time.monotonic()
+    wait_for(
+        lambda: "succeeded" in client.get(f"/jobs/{job.pk}/progress/", HTTP_HX_REQUEST="true").content.decode(),
+        10,
+        interval=0.2,
+    )
+    assert time.monotonic() - seen_at < 5  # the page reflects Citus within 5 s
     job.refresh_from_db()
     assert job.state == "succeeded", (job.error, job_worker.logs())
     assert job.citus_job_id is not None and job.progress_total and job.progress_done == job.progress_total
@@ -151,9 +167,22 @@ def test_a_killed_worker_during_blocking_work_interrupts_the_job_for_good(
     assert job_state(job.pk) == "interrupted"
 
 
+def _leftovers(citus) -> list:
+    with citus.connect() as conn:
+        cleanup = conn.execute("SELECT object_type::text, object_name FROM pg_dist_cleanup").fetchall()
+        slots = conn.execute(
+            "SELECT 'coordinator', slot_name::text FROM pg_replication_slots UNION ALL "
+            "SELECT nodeport::text, result FROM run_command_on_workers("
+            "$$SELECT COALESCE(string_agg(slot_name, ','), '') FROM pg_replication_slots$$) WHERE result <> ''"
+        ).fetchall()
+    return cleanup + slots
+
+
 def test_cancel_stops_the_citus_job_and_leaves_nothing_behind(
     client, operator, cluster_row, unbalanced, job_worker, citus
 ):
+    # start from a clean cluster, so whatever is left afterwards is this job's
+    wait_for(lambda: not _leftovers(citus), 90, interval=2, message=f"not clean before: {_leftovers(citus)}")
     client.force_login(operator)
     job = _start_rebalance(client, cluster_row, mode="force_logical")
     wait_for(lambda: Job.objects.get(pk=job.pk).citus_job_id, 60, message=job_worker.logs())
@@ -166,16 +195,7 @@ def test_cancel_stops_the_citus_job_and_leaves_nothing_behind(
     assert citus_jobs_since(citus, unbalanced["floor"])[0][1] == "cancelled"
     assert AuditEntry.objects.filter(action="jobs.rebalance.cancel", outcome="succeeded").exists()
 
-    def clean() -> bool:
-        with citus.connect() as conn:
-            cleanup = conn.execute("SELECT count(*) FROM pg_dist_cleanup").fetchone()[0]
-            slots = conn.execute(
-                "SELECT sum(n) FROM (SELECT (SELECT count(*) FROM pg_replication_slots) AS n "
-                "UNION ALL SELECT result::int FROM run_command_on_workers('SELECT count(*) FROM pg_replication_slots')) s"
-            ).fetchone()[0]
-        return cleanup == 0 and slots == 0
-
-    wait_for(clean, 90, interval=2, message="leftover cleanup records or replication slots")
+    wait_for(lambda: not _leftovers(citus), 90, interval=2, message=f"left behind: {_leftovers(citus)}")
 
 
 def test_fifty_viewers_cost_the_coordinator_nothing(client, operator, viewer, cluster_row, unbalanced, job_worker):
@@ -200,3 +220,22 @@ def test_no_task_outlives_the_visibility_timeout():
         assert task.time_limit < visibility, task.name
         assert task.acks_late is False, task.name  # at most once: the Job row decides what happens after a crash
     assert visibility > settings.JOB_SUPERVISOR_SLICE_SECONDS + 60
+
+
+def test_the_permission_is_checked_again_when_the_task_starts(operator, cluster_row, transactional_db):
+    from citusadmin.celery import app
+
+    old = app.conf.broker_url
+    app.conf.broker_url = "memory://"  # queued but never consumed: the runner is called as the worker would
+    try:
+        job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {})
+    finally:
+        app.conf.broker_url = old
+    operator.groups.clear()
+    from django.contrib.auth.models import User
+
+    runner.start(job.pk)  # what the worker runs
+    job.refresh_from_db()
+    assert User.objects.get(pk=operator.pk).groups.count() == 0
+    assert job.state == "failed" and "no longer has the permission jobs.start_rebalance" in job.error
+    assert AuditEntry.objects.filter(job_id=job.pk, action="jobs.rebalance.end", outcome="failed").exists()

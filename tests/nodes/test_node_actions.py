@@ -173,3 +173,29 @@ def test_the_collector_marks_a_hung_worker_unreachable(placed_table, cluster_row
     snap = collection.nodes.get(nodeport=hung_worker.port)
     assert snap.reachable is False and snap.bytes is None
     assert "did not finish" in collection.health_error
+
+
+def test_it_moves_a_node_and_sets_the_coordinator_host(client, admin, cluster_row, spare_node, citus):
+    client.force_login(admin)
+    _add(client, cluster_row, spare_node.port)
+    nodeid = _nodes(citus)[spare_node.port][0]
+    url = f"/c/{cluster_row.pk}/nodes/{nodeid}/update/"
+    preview = text(client.post(url, {"host": "localhost", "port": str(spare_node.port), "confirm": "no"}))
+    assert f"SELECT citus_update_node({nodeid}, 'localhost', {spare_node.port})" in preview
+    client.post(url, {"host": "localhost", "port": str(spare_node.port), "confirm": "yes"})
+    with citus.connect() as conn:
+        assert (
+            conn.execute("SELECT nodename FROM pg_dist_node WHERE nodeid = %s", (nodeid,)).fetchone()[0] == "localhost"
+        )
+    client.post(url, {"host": "127.0.0.1", "port": str(spare_node.port), "confirm": "yes"})
+    coordinator_port = int(citus.params["port"])
+    body = text(
+        client.post(
+            f"/c/{cluster_row.pk}/nodes/coordinator/",
+            {"coord-host": "127.0.0.1", "coord-port": str(coordinator_port), "confirm": "yes"},
+            follow=True,
+        )
+    )
+    assert f"registered as 127.0.0.1:{coordinator_port}" in body
+    assert AuditEntry.objects.filter(action="nodes.update_node", outcome="succeeded").count() == 2
+    assert AuditEntry.objects.get(action="nodes.set_coordinator_host").outcome == "succeeded"
