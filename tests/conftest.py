@@ -391,6 +391,7 @@ def spare_node(controllable: CitusCluster) -> Iterator[Any]:
     try:
         yield node
     finally:
+        wait_metadata_synced(controllable)
         with controllable.connect() as conn:
             row = conn.execute(
                 "SELECT nodeid FROM pg_dist_node WHERE nodename = '127.0.0.1' AND nodeport = %s", (node.port,)
@@ -447,3 +448,15 @@ def job_worker(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterat
     finally:
         worker.stop()
         app.conf.broker_url, app.conf.task_default_queue = old
+
+
+def wait_metadata_synced(cluster: CitusCluster, timeout: float = 60) -> None:
+    """Citus's maintenance daemon re-syncs metadata after topology changes; wait for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with cluster.connect() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_dist_node WHERE hasmetadata AND NOT metadatasynced AND isactive"
+            ).fetchone():
+                return
+        time.sleep(0.5)
