@@ -11,6 +11,7 @@ urlpatterns = [
     path("clusters/", include("clusters.urls")),
     path("c/", include("nodes.urls")),
     path("c/", include("jobs.cluster_urls")),
+    path("c/", include("tables.urls")),
     path("jobs/", include("jobs.urls")),
     path("audit/", include("audit.urls")),
     path("users/", include("accounts.urls")),

@@ -371,12 +371,22 @@ def blocking_statement(job: Job) -> sql.Composed:
             strategy=p.get("strategy"),
         )
     if job.kind == Job.Kind.CHANGE_SHARD_COUNT:
-        return rebalance.shard_count_sql(
-            p["relation"], int(p["shard_count"]), cascade_to_colocated=bool(p.get("cascade_to_colocated"))
+        return rebalance.alter_table_sql(
+            p["relation"],
+            shard_count=p.get("shard_count"),
+            colocate_with=p.get("colocate_with"),
+            distribution_column=p.get("distribution_column"),
+            cascade_to_colocated=p.get("cascade_to_colocated"),
         )
     if job.kind == Job.Kind.DISTRIBUTE_CONCURRENTLY:
-        return rebalance.distribute_concurrently_sql(
-            p["relation"], p["column"], shard_count=p.get("shard_count"), colocate_with=p.get("colocate_with")
+        from citusadmin.citus.tables import distribute_sql
+
+        return distribute_sql(
+            p["relation"],
+            p["column"],
+            shard_count=p.get("shard_count"),
+            colocate_with=p.get("colocate_with"),
+            concurrently=bool(p.get("concurrently", True)),
         )
     if job.kind in (Job.Kind.VACUUM, Job.Kind.ANALYZE):
         return rebalance.maintenance_sql(p.get("command", "VACUUM"), p["schema"], p["table"])

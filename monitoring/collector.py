@@ -131,6 +131,11 @@ def latest(cluster: Cluster) -> Collection | None:
     )
 
 
+def latest_finished(cluster: Cluster) -> Collection | None:
+    """The latest successful collection, without its snapshots (one app-database query)."""
+    return Collection.objects.filter(cluster=cluster, finished=True, ok=True).order_by("-started_at").first()
+
+
 def is_stale(collection: Collection | None) -> bool:
     if collection is None or collection.measured_at is None:
         return True

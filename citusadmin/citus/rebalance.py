@@ -275,6 +275,26 @@ def progress(sess: Session) -> list[MoveProgress]:
     return sess.fetch_all("SELECT to_jsonb(p) AS data FROM get_rebalance_progress() p", row=MoveProgress)
 
 
+def alter_table_sql(
+    relation: str,
+    *,
+    shard_count: int | None = None,
+    colocate_with: str | None = None,
+    distribution_column: str | None = None,
+    cascade_to_colocated: bool | None = None,
+) -> sql.Composed:
+    """``alter_distributed_table``: change shard count, co-location or distribution column (blocking)."""
+    args = _named(
+        [
+            ("distribution_column", distribution_column),
+            ("shard_count", shard_count),
+            ("colocate_with", colocate_with),
+            ("cascade_to_colocated", cascade_to_colocated),
+        ]
+    )
+    return sql.SQL("SELECT alter_distributed_table({}::regclass, {})").format(sql.Literal(relation), args)
+
+
 def shard_count_sql(relation: str, shard_count: int, *, cascade_to_colocated: bool) -> sql.Composed:
     return sql.SQL(
         "SELECT alter_distributed_table({}::regclass, shard_count => {}, cascade_to_colocated => {})"

@@ -1,0 +1,85 @@
+"""Table changes. Short ones run here, audited; long ones become jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from audit.actions import audited
+from citusadmin.citus.connection import session
+from clusters.models import Cluster
+
+
+def _run(
+    actor: Any,
+    cluster: Cluster,
+    action: str,
+    perm: str,
+    target: str,
+    statement: sql.Composed,
+    parameters: dict[str, Any],
+    *,
+    timeout_ms: int = 120_000,
+) -> list[str]:
+    """Send one statement under the action's audit entry; returns Citus's notices (shown to the user)."""
+    with (
+        audited(actor, action, perm=perm, cluster=cluster, target=target, parameters=parameters) as entry,
+        session(cluster.target()) as sess,
+        sess.statement_timeout(timeout_ms),
+    ):
+        sess.execute(statement)
+        notices = list(sess.notices)
+        entry.result = "; ".join(notices)[:1000]
+    return notices
+
+
+def do_distribute(
+    actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
+) -> list[str]:
+    return _run(actor, cluster, "tables.distribute_table", "tables.distribute_table", qualified, statement, parameters)
+
+
+def do_make_reference(actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed) -> list[str]:
+    return _run(actor, cluster, "tables.make_reference_table", "tables.make_reference_table", qualified, statement, {})
+
+
+def do_undistribute(actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, cascade: bool) -> list[str]:
+    return _run(
+        actor,
+        cluster,
+        "tables.undistribute_table",
+        "tables.undistribute_table",
+        qualified,
+        statement,
+        {"cascade_via_foreign_keys": cascade},
+    )
+
+
+def do_add_to_metadata(
+    actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, cascade: bool
+) -> list[str]:
+    return _run(
+        actor,
+        cluster,
+        "tables.add_table_to_metadata",
+        "tables.add_table_to_metadata",
+        qualified,
+        statement,
+        {"cascade_via_foreign_keys": cascade},
+    )
+
+
+def do_grant(
+    actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
+) -> list[str]:
+    return _run(
+        actor,
+        cluster,
+        "tables.grant_privileges",
+        "tables.grant_privileges",
+        qualified,
+        statement,
+        parameters,
+        timeout_ms=30_000,
+    )

@@ -1,0 +1,349 @@
+"""Tables: where data lives (catalog reads, keyset pages) and distribution changes (previewed, audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from psycopg import sql
+
+from citusadmin.broker import BrokerUnavailable
+from citusadmin.citus import capabilities, rebalance
+from citusadmin.citus import tables as citus_tables
+from citusadmin.citus.connection import session
+from citusadmin.citus.errors import CitusError
+from citusadmin.permissions import require_perm
+from clusters.lookup import cluster_for
+from clusters.models import Cluster
+from jobs.actions import JobAlreadyRunning, do_start_job
+from jobs.models import Job
+from monitoring import collector
+from monitoring.models import TableSnapshot
+from tables import actions
+from tables.checks import check_distribute
+from tables.forms import AlterForm, DistributeForm, GrantForm
+
+PAGE_SIZE = 50
+
+
+def _error_text(exc: CitusError) -> str:
+    text = exc.user_message
+    if exc.primary and exc.primary not in text:
+        text += f" — Citus said: {exc.primary}"
+    if exc.detail:
+        text += f" DETAIL: {exc.detail}"
+    if exc.hint:
+        text += f" HINT: {exc.hint}"
+    return text
+
+
+@require_GET
+def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """One coordinator statement for the page (plus capabilities when not cached); sizes from the snapshot."""
+    cluster = cluster_for(request, cluster_id)
+    filters = {k: request.GET.get(k, "").strip() for k in ("schema", "kind", "name", "after")}
+    context: dict[str, Any] = {"cluster": cluster, "filters": filters, "kinds": citus_tables.KINDS}
+    after: tuple[str, str] | None = None
+    if "." in filters["after"]:
+        schema_part, _, name_part = filters["after"].partition(".")
+        after = (schema_part, name_part)
+    try:
+        target = cluster.target()
+        caps = capabilities.get_capabilities(target)
+        with session(target) as sess:
+            rows = citus_tables.list_tables(
+                sess,
+                has_pg_dist_schema=caps.has_relation("pg_dist_schema"),
+                schema=filters["schema"] or None,
+                kind=filters["kind"] if filters["kind"] in citus_tables.KINDS else None,
+                name=filters["name"] or None,
+                after=after,
+                limit=PAGE_SIZE + 1,
+            )
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "tables/list.html", context)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    latest = collector.latest_finished(cluster)
+    sizes = {}
+    if latest is not None:
+        sizes = {t.relid: t for t in TableSnapshot.objects.filter(collection=latest, relid__in=[r.relid for r in rows])}
+    context.update(
+        rows=[(r, sizes.get(r.relid)) for r in rows],
+        collection=latest,
+        next_after=f"{rows[-1].schema}.{rows[-1].name}" if more else None,
+    )
+    return render(request, "tables/list.html", context)
+
+
+def _info(cluster: Cluster, relid: int) -> citus_tables.TableInfo:
+    with session(cluster.target()) as sess:
+        info = citus_tables.table_info(sess, relid)
+    if info is None:
+        raise Http404("no such table")
+    return info
+
+
+@require_GET
+def table_detail(request: HttpRequest, cluster_id: int, relid: int) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    after = request.GET.get("after", "")
+    context: dict[str, Any] = {"cluster": cluster}
+    try:
+        with session(cluster.target()) as sess:
+            info = citus_tables.table_info(sess, relid)
+            if info is None:
+                raise Http404("no such table")
+            shards = citus_tables.shard_page(
+                sess, relid, after=int(after) if after.isdigit() else None, limit=PAGE_SIZE + 1
+            )
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "tables/detail.html", context)
+    latest = collector.latest_finished(cluster)
+    snapshot = TableSnapshot.objects.filter(collection=latest, relid=relid).first() if latest else None
+    context.update(
+        info=info,
+        shards=shards[:PAGE_SIZE],
+        snapshot=snapshot,
+        collection=latest,
+        next_after=shards[PAGE_SIZE - 1].shardid if len(shards) > PAGE_SIZE else None,
+    )
+    return render(request, "tables/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm("tables.distribute_table")
+def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpResponse:
+    """Form (only sensible choices), then checks and the exact SQL, then confirm."""
+    cluster = cluster_for(request, cluster_id)
+    context: dict[str, Any] = {"cluster": cluster}
+    try:
+        target = cluster.target()
+        caps = capabilities.get_capabilities(target)
+        with session(target) as sess:
+            info = citus_tables.table_info(sess, relid)
+            partners = citus_tables.hash_distributed_tables(sess)
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "tables/distribute.html", context)
+    if info is None:
+        raise Http404("no such table")
+    form = DistributeForm(
+        request.POST or None,
+        columns=[(c.name, c.type) for c in info.columns],
+        partners=[p for p in partners if p != info.qualified],
+        default_shards=caps.setting("citus.shard_count") or "32",
+    )
+    context.update(info=info, form=form)
+    if request.method == "GET" or not form.is_valid():
+        return render(request, "tables/distribute.html", context)
+    data = form.cleaned_data
+    colocate_with = data["colocate_with"] or "default"
+    colocation = None
+    if colocate_with not in ("default", "none"):
+        with session(target) as sess:
+            colocation = citus_tables.colocation_of(sess, colocate_with)
+    rows = None
+    if info.kind == "local":
+        with session(target) as sess:
+            rows = citus_tables.count_rows(sess, info.schema, info.name)
+    checks = check_distribute(info, data["column"], colocation, colocate_with, exact_rows=rows)
+    as_job = data["as_job"] or info.local_bytes > settings.DISTRIBUTE_JOB_BYTES
+    concurrently = as_job and caps.create_concurrently
+    statement = citus_tables.distribute_sql(
+        info.qualified,
+        data["column"],
+        shard_count=data["shard_count"],
+        colocate_with=None if colocate_with == "default" else colocate_with,
+        concurrently=concurrently,
+    )
+    context.update(checks=checks, preview=statement.as_string(), as_job=as_job)
+    if request.POST.get("confirm") != "yes" or not checks.ok:
+        return render(request, "tables/distribute.html", context)
+    parameters = {
+        "relation": info.qualified,
+        "column": data["column"],
+        "shard_count": data["shard_count"],
+        "colocate_with": None if colocate_with == "default" else colocate_with,
+    }
+    if as_job:
+        try:
+            job = do_start_job(
+                request.user,
+                cluster,
+                Job.Kind.DISTRIBUTE_CONCURRENTLY,
+                {**parameters, "concurrently": concurrently},
+                target=info.qualified,
+            )
+        except (CitusError, BrokerUnavailable, JobAlreadyRunning) as exc:
+            messages.error(request, exc.user_message)
+            return render(request, "tables/distribute.html", context)
+        return redirect("jobs:detail", job_id=job.pk)
+    try:
+        notices = actions.do_distribute(request.user, cluster, info.qualified, statement, parameters)
+    except CitusError as exc:
+        messages.error(request, f"Distributing {info.qualified} failed: {_error_text(exc)}")
+        return render(request, "tables/distribute.html", context)
+    messages.success(
+        request,
+        f"{info.qualified} is now distributed by {data['column']}."
+        + (" Citus: " + " ".join(notices) if notices else ""),
+    )
+    return redirect("tables:detail", cluster_id=cluster.pk, relid=relid)
+
+
+OPERATIONS: dict[str, dict[str, Any]] = {
+    "reference": {
+        "perm": "tables.make_reference_table",
+        "title": "Make a reference table",
+        "explain": "Copies the table to every node (a full copy each); writes go to all copies. For "
+        "small lookup tables joined with distributed ones.",
+    },
+    "undistribute": {
+        "perm": "tables.undistribute_table",
+        "title": "Undistribute",
+        "explain": "Copies the data back into a plain table on the coordinator and drops the shards. "
+        "Blocks writes while it copies.",
+    },
+    "add-to-metadata": {
+        "perm": "tables.add_table_to_metadata",
+        "title": "Add to Citus metadata",
+        "explain": "Makes it a Citus-local table: it stays on the coordinator but can take part in "
+        "foreign keys with reference tables and be queried from workers.",
+    },
+    "alter": {
+        "perm": "jobs.alter_table",
+        "title": "Change shard count, co-location or column",
+        "explain": "alter_distributed_table rewrites the table into new shards (a job). Writes are blocked "
+        "while it copies.",
+        "form": AlterForm,
+    },
+    "vacuum": {
+        "perm": "jobs.start_maintenance",
+        "title": "VACUUM",
+        "explain": "VACUUM runs on every shard (outside a transaction block), as a job.",
+    },
+    "vacuum-analyze": {
+        "perm": "jobs.start_maintenance",
+        "title": "VACUUM ANALYZE",
+        "explain": "VACUUM and refresh planner statistics on every shard, as a job.",
+    },
+    "analyze": {
+        "perm": "jobs.start_maintenance",
+        "title": "ANALYZE",
+        "explain": "Refreshes planner statistics on every shard, as a job.",
+    },
+    "grant": {
+        "perm": "tables.grant_privileges",
+        "title": "Grant or revoke",
+        "explain": "Citus propagates GRANT and REVOKE on a distributed table to every shard.",
+        "form": GrantForm,
+    },
+}
+
+
+@require_http_methods(["GET", "POST"])
+def table_operation(request: HttpRequest, cluster_id: str, relid: str, op: str) -> HttpResponse:
+    spec = OPERATIONS[op]
+    return require_perm(spec["perm"])(_operation)(request, cluster_id=int(cluster_id), relid=int(relid), op=op)
+
+
+def _statement(op: str, info: citus_tables.TableInfo, fields: dict[str, Any]) -> sql.Composed:
+    if op == "reference":
+        return citus_tables.reference_sql(info.qualified)
+    if op == "undistribute":
+        return citus_tables.undistribute_sql(info.qualified, cascade=bool(fields.get("cascade")))
+    if op == "add-to-metadata":
+        return citus_tables.add_to_metadata_sql(info.qualified, cascade=bool(fields.get("cascade")))
+    if op == "alter":
+        return rebalance.alter_table_sql(
+            info.qualified,
+            shard_count=fields.get("shard_count"),
+            colocate_with=fields.get("colocate_with") or None,
+            distribution_column=fields.get("distribution_column") or None,
+            cascade_to_colocated=fields.get("cascade_to_colocated") or None,
+        )
+    if op in ("vacuum", "vacuum-analyze", "analyze"):
+        command = {"vacuum": "VACUUM", "vacuum-analyze": "VACUUM ANALYZE", "analyze": "ANALYZE"}[op]
+        return rebalance.maintenance_sql(command, info.schema, info.name)
+    return citus_tables.grant_sql(
+        info.schema, info.name, fields["privilege"], fields["role"], revoke=bool(fields.get("revoke"))
+    )
+
+
+def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> HttpResponse:
+    spec = OPERATIONS[op]
+    cluster = cluster_for(request, cluster_id)
+    context: dict[str, Any] = {"cluster": cluster, "spec": spec, "op": op}
+    try:
+        info = _info(cluster, relid)
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "tables/operation.html", context)
+    form = spec["form"](request.POST or None) if "form" in spec else None
+    fields: dict[str, Any] = {"cascade": request.POST.get("cascade") == "yes"}
+    if form is not None and request.method == "POST":
+        if not form.is_valid():
+            return render(request, "tables/operation.html", {**context, "info": info, "form": form})
+        fields.update(form.cleaned_data)
+    ready = form is None or request.method == "POST"
+    preview = _statement(op, info, fields).as_string() if ready else None
+    context.update(info=info, form=form, preview=preview, fields=fields)
+    if not (request.method == "POST" and request.POST.get("confirm") == "yes"):
+        return render(request, "tables/operation.html", context)
+    statement = _statement(op, info, fields)
+    try:
+        if op in ("alter", "vacuum", "vacuum-analyze", "analyze"):
+            kind = (
+                Job.Kind.CHANGE_SHARD_COUNT
+                if op == "alter"
+                else (Job.Kind.ANALYZE if op == "analyze" else Job.Kind.VACUUM)
+            )
+            params: dict[str, Any] = {"schema": info.schema, "table": info.name, "relation": info.qualified}
+            if op == "alter":
+                params.update(
+                    {
+                        k: fields.get(k) or None
+                        for k in ("shard_count", "colocate_with", "distribution_column", "cascade_to_colocated")
+                    }
+                )
+            else:
+                params["command"] = {"vacuum": "VACUUM", "vacuum-analyze": "VACUUM ANALYZE", "analyze": "ANALYZE"}[op]
+            job = do_start_job(request.user, cluster, kind, params, target=info.qualified)
+            return redirect("jobs:detail", job_id=job.pk)
+        runner = {
+            "reference": lambda: actions.do_make_reference(request.user, cluster, info.qualified, statement),
+            "undistribute": lambda: actions.do_undistribute(
+                request.user, cluster, info.qualified, statement, fields["cascade"]
+            ),
+            "add-to-metadata": lambda: actions.do_add_to_metadata(
+                request.user, cluster, info.qualified, statement, fields["cascade"]
+            ),
+            "grant": lambda: actions.do_grant(
+                request.user,
+                cluster,
+                info.qualified,
+                statement,
+                {k: fields.get(k) for k in ("privilege", "role", "revoke")},
+            ),
+        }[op]
+        notices = runner()
+    except (BrokerUnavailable, JobAlreadyRunning) as exc:
+        messages.error(request, exc.user_message)
+        return render(request, "tables/operation.html", context)
+    except CitusError as exc:
+        messages.error(request, f"{spec['title']} failed: {_error_text(exc)}")
+        return render(request, "tables/operation.html", context)
+    except PermissionDenied:
+        raise
+    messages.success(
+        request, f"{spec['title']}: done on {info.qualified}." + (" Citus: " + " ".join(notices) if notices else "")
+    )
+    return redirect("tables:detail", cluster_id=cluster.pk, relid=relid)

@@ -1,0 +1,214 @@
+"""Tables against the real cluster: listing, details, distribution and its refusals."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from psycopg import sql
+
+from audit.models import AuditEntry
+
+WEIRD = 'Wéird "T"; <script>alert(1)</script>'
+
+
+def text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+@pytest.fixture
+def sample(citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE t_orders (tenant int, id bigint, note text, PRIMARY KEY (tenant, id))")
+        conn.execute("INSERT INTO t_orders SELECT g % 10, g, 'n' FROM generate_series(1, 5000) g")
+        conn.execute("CREATE TABLE t_dist (id bigint PRIMARY KEY, v text)")
+        conn.execute("SELECT create_distributed_table('t_dist', 'id', shard_count => 4)")
+        conn.execute("CREATE TABLE t_ref (code text PRIMARY KEY)")
+        conn.execute("SELECT create_reference_table('t_ref')")
+        conn.execute("CREATE TABLE t_badpk (id int PRIMARY KEY, tenant int)")
+        conn.execute("CREATE TABLE t_textkey (k text PRIMARY KEY)")
+        conn.execute("SELECT create_distributed_table('t_textkey', 'k')")
+        conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(WEIRD)))
+        conn.execute(sql.SQL("INSERT INTO {} SELECT generate_series(1, 10)").format(sql.Identifier(WEIRD)))
+        oids = dict(
+            conn.execute(
+                "SELECT relname::text, oid::bigint FROM pg_class WHERE relname IN "
+                "('t_orders', 't_dist', 't_ref', 't_badpk', 't_textkey') OR relname = %s",
+                (WEIRD,),
+            ).fetchall()
+        )
+    yield oids
+    with citus.connect() as conn:
+        conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS t_orders, t_dist, t_ref, t_badpk, t_textkey, {} CASCADE").format(
+                sql.Identifier(WEIRD)
+            )
+        )
+
+
+def _kind(citus, name: str) -> str | None:
+    with citus.connect() as conn:
+        row = conn.execute(
+            "SELECT partmethod::text, repmodel::text FROM pg_dist_partition WHERE logicalrelid = %s::regclass",
+            (sql.Identifier(name).as_string(),),
+        ).fetchone()
+    return None if row is None else ("reference" if row == ("n", "t") else row[0])
+
+
+def _count(citus, name: str) -> int:
+    with citus.connect() as conn:
+        return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()[0]
+
+
+def test_the_list_shows_every_kind(client, viewer, cluster_row, sample):
+    client.force_login(viewer)
+    body = text(client.get(f"/c/{cluster_row.pk}/tables/"))
+    for name in ("t_orders", "t_dist", "t_ref", "t_badpk"):
+        assert name in body
+    assert ">distributed<" in body and ">reference<" in body and ">local<" in body
+    assert "<script>alert(1)</script>" not in client.get(f"/c/{cluster_row.pk}/tables/").content.decode()
+    filtered = text(client.get(f"/c/{cluster_row.pk}/tables/?kind=reference"))
+    assert "t_ref" in filtered and "t_dist" not in filtered
+
+
+def _cost(client, url, coordinator_queries):
+    client.get(url)
+    before = coordinator_queries.count
+    with CaptureQueriesContext(connection) as app:
+        assert client.get(url).status_code == 200
+    return coordinator_queries.count - before, len(app)
+
+
+def test_list_and_detail_cost_the_same_at_two_sizes(client, viewer, cluster_row, sample, citus, coordinator_queries):
+    client.force_login(viewer)
+    small = (
+        _cost(client, f"/c/{cluster_row.pk}/tables/", coordinator_queries),
+        _cost(client, f"/c/{cluster_row.pk}/tables/{sample['t_dist']}/", coordinator_queries),
+    )
+    with citus.connect() as conn:
+        for i in range(60):
+            conn.execute(f"CREATE TABLE t_many_{i} (id int)")
+            conn.execute(f"SELECT create_distributed_table('t_many_{i}', 'id', shard_count => 2)")
+        conn.execute("CREATE TABLE t_wide (id int)")
+        conn.execute("SELECT create_distributed_table('t_wide', 'id', shard_count => 128)")
+        wide = conn.execute("SELECT 't_wide'::regclass::oid::bigint").fetchone()[0]
+    try:
+        large = (
+            _cost(client, f"/c/{cluster_row.pk}/tables/", coordinator_queries),
+            _cost(client, f"/c/{cluster_row.pk}/tables/{wide}/", coordinator_queries),
+        )
+        assert small == large, (small, large)
+        page = text(client.get(f"/c/{cluster_row.pk}/tables/{wide}/"))
+        assert page.count('<tr><td class="num">') <= 50 and "Next shards" in page  # paginated by key
+        listing = text(client.get(f"/c/{cluster_row.pk}/tables/"))
+        assert "Next →" in listing
+    finally:
+        with citus.connect() as conn:
+            for i in range(60):
+                conn.execute(f"DROP TABLE t_many_{i}")
+            conn.execute("DROP TABLE t_wide")
+
+
+def test_the_detail_page_shows_structure_and_placements(client, viewer, cluster_row, sample):
+    client.force_login(viewer)
+    body = text(client.get(f"/c/{cluster_row.pk}/tables/{sample['t_dist']}/"))
+    assert "PRIMARY KEY (id)" in body and 'id="shards"' in body and "127.0.0.1:" in body
+    assert client.get(f"/c/{cluster_row.pk}/tables/999999999/").status_code == 404
+
+
+def test_it_distributes_a_table_with_data_after_a_preview(client, admin, cluster_row, sample, citus):
+    client.force_login(admin)
+    url = f"/c/{cluster_row.pk}/tables/{sample['t_orders']}/distribute/"
+    preview = text(client.post(url, {"column": "tenant", "shard_count": "8", "colocate_with": "default"}))
+    assert "SELECT create_distributed_table('\"public\".\"t_orders\"', 'tenant', shard_count => 8)" in preview
+    assert "ExclusiveLock" in preview and "5,000 rows" in preview and "undistribute" in preview
+    assert _kind(citus, "t_orders") is None
+    before = _count(citus, "t_orders")
+    body = text(
+        client.post(
+            url, {"column": "tenant", "shard_count": "8", "colocate_with": "default", "confirm": "yes"}, follow=True
+        )
+    )
+    assert "is now distributed by tenant" in body
+    assert _kind(citus, "t_orders") == "h" and _count(citus, "t_orders") == before
+    entry = AuditEntry.objects.get(action="tables.distribute_table")
+    assert entry.outcome == "succeeded" and "create_distributed_table" in entry.sql
+
+
+def test_reference_then_undistribute_keep_every_row(client, admin, cluster_row, sample, citus):
+    client.force_login(admin)
+    relid = sample["t_badpk"]
+    with citus.connect() as conn:
+        conn.execute("INSERT INTO t_badpk SELECT g, g FROM generate_series(1, 300) g")
+    client.post(f"/c/{cluster_row.pk}/tables/{relid}/reference/", {"confirm": "yes"})
+    assert _kind(citus, "t_badpk") == "reference" and _count(citus, "t_badpk") == 300
+    client.post(f"/c/{cluster_row.pk}/tables/{relid}/undistribute/", {"confirm": "yes"})
+    assert _kind(citus, "t_badpk") is None and _count(citus, "t_badpk") == 300
+
+
+def test_a_strange_name_is_shown_harmlessly_and_sent_safely(client, admin, cluster_row, sample, citus):
+    client.force_login(admin)
+    relid = sample[WEIRD]
+    raw = client.get(f"/c/{cluster_row.pk}/tables/{relid}/").content.decode()
+    assert "<script>alert(1)</script>" not in raw and "&lt;script&gt;" in raw
+    client.post(
+        f"/c/{cluster_row.pk}/tables/{relid}/distribute/",
+        {"column": "id", "shard_count": "2", "colocate_with": "none", "confirm": "yes"},
+    )
+    assert _kind(citus, WEIRD) == "h" and _count(citus, WEIRD) == 10
+
+
+@pytest.mark.parametrize("shard_count", ["0", "-1", "64001", "many"])
+def test_bad_shard_counts_are_refused_before_any_sql(client, admin, cluster_row, sample, citus, shard_count):
+    client.force_login(admin)
+    body = text(
+        client.post(
+            f"/c/{cluster_row.pk}/tables/{sample['t_orders']}/distribute/",
+            {"column": "tenant", "shard_count": shard_count, "colocate_with": "default", "confirm": "yes"},
+        )
+    )
+    assert "errorlist" in body
+    assert _kind(citus, "t_orders") is None
+    assert not AuditEntry.objects.filter(action="tables.distribute_table").exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "data", "message"),
+    [
+        ("t_badpk", {"column": "tenant"}, "does not include tenant"),
+        ("t_dist", {"column": "id"}, "already a distributed table"),
+        ("t_orders", {"column": "tenant", "colocate_with": "t_textkey"}, "Co-located tables need the same"),
+        ("t_orders", {"column": "nope"}, "Select a valid choice"),
+    ],
+)
+def test_what_citus_would_refuse_is_explained_and_not_sent(
+    client, admin, cluster_row, sample, citus, table, data, message
+):
+    client.force_login(admin)
+    form = {"shard_count": "", "colocate_with": "default", "confirm": "yes", **data}
+    body = text(client.post(f"/c/{cluster_row.pk}/tables/{sample[table]}/distribute/", form))
+    assert message in body
+    assert not AuditEntry.objects.filter(action="tables.distribute_table").exists()
+
+
+def test_grant_propagates_to_the_shards(client, admin, cluster_row, sample, citus):
+    with citus.connect() as conn:
+        conn.execute("DROP ROLE IF EXISTS t_reader")
+        conn.execute("CREATE ROLE t_reader")
+    try:
+        client.force_login(admin)
+        url = f"/c/{cluster_row.pk}/tables/{sample['t_dist']}/grant/"
+        client.post(url, {"privilege": "SELECT", "role": "t_reader", "confirm": "yes"})
+        body = text(client.get(f"/c/{cluster_row.pk}/tables/{sample['t_dist']}/"))
+        assert "t_reader: SELECT" in body
+        with citus.connect() as conn:
+            results = conn.execute(
+                "SELECT result FROM run_command_on_shards('t_dist', $$SELECT has_table_privilege('t_reader', '%s', 'SELECT')$$)"
+            ).fetchall()
+        assert results and all(r[0] == "t" for r in results)
+    finally:
+        with citus.connect() as conn:
+            conn.execute("REVOKE ALL ON t_dist FROM t_reader")
+            conn.execute("DROP ROLE t_reader")
