@@ -361,7 +361,7 @@ def distribute_sql(
         parts.append(sql.SQL("colocate_with => {}").format(sql.Literal(colocate_with)))
     if shard_count is not None:
         parts.append(sql.SQL("shard_count => {}").format(sql.Literal(shard_count)))
-    return sql.SQL("SELECT {}({})").format(sql.SQL(function), sql.SQL(", ").join(parts))  # type: ignore[arg-type]
+    return sql.SQL("SELECT {}({})").format(sql.SQL(function), sql.SQL(", ").join(parts))
 
 
 def reference_sql(qualified: str) -> sql.Composed:
