@@ -1,0 +1,56 @@
+"""Table changes that run as jobs, through the pages, with a real worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.models import Job
+from tests.jobs.conftest import wait_for
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def events(citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE t_events (id bigint PRIMARY KEY, payload text)")
+        conn.execute("SELECT create_distributed_table('t_events', 'id', shard_count => 4)")
+        conn.execute("INSERT INTO t_events SELECT g, 'x' FROM generate_series(1, 3000) g")
+        relid = conn.execute("SELECT 't_events'::regclass::oid::bigint").fetchone()[0]
+    yield relid
+    with citus.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS t_events")
+
+
+def _job_from(response) -> Job:
+    assert response.status_code == 302, response.content.decode()[-1500:]
+    return Job.objects.get(pk=int(response["Location"].rstrip("/").split("/")[-1]))
+
+
+def test_change_the_shard_count_through_the_page(client, admin, cluster_row, events, job_worker, citus):
+    client.force_login(admin)
+    url = f"/c/{cluster_row.pk}/tables/{events}/alter/"
+    preview = client.post(url, {"shard_count": "6", "confirm": "no"}).content.decode()
+    assert "alter_distributed_table" in preview
+    job = _job_from(client.post(url, {"shard_count": "6", "confirm": "yes"}))
+    wait_for(lambda: Job.objects.get(pk=job.pk).state in Job.FINAL_STATES, 120, message=job_worker.logs())
+    job.refresh_from_db()
+    assert job.state == "succeeded", job.error
+    with citus.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 't_events'::regclass").fetchone()[0] == 6
+        assert conn.execute("SELECT count(*) FROM t_events").fetchone()[0] == 3000
+
+
+def test_vacuum_analyze_through_the_page(client, operator, cluster_row, events, job_worker, citus):
+    client.force_login(operator)
+    job = _job_from(client.post(f"/c/{cluster_row.pk}/tables/{events}/vacuum-analyze/", {"confirm": "yes"}))
+    wait_for(lambda: Job.objects.get(pk=job.pk).state in Job.FINAL_STATES, 60, message=job_worker.logs())
+    job.refresh_from_db()
+    assert job.state == "succeeded", job.error
+    assert 'VACUUM ANALYZE "public"."t_events"' in job.log.first().message
+    with citus.connect() as conn:
+        analyzed = conn.execute(
+            "SELECT result FROM run_command_on_shards('t_events', "
+            "$$SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relid = '%s'::regclass$$)").fetchall()
+    assert analyzed and all(r[0] == "t" for r in analyzed)
