@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit.models import AuditEntry
+from citusadmin.pagination import keyset_page
 
 PAGE_SIZE = 50
 
@@ -23,18 +24,13 @@ def entry_list(request: HttpRequest) -> HttpResponse:
     job = request.GET.get("job", "")
     if job.isdigit():
         entries = entries.filter(job_id=int(job))
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        entries = entries.filter(id__lt=int(before))
-    page = list(entries[: PAGE_SIZE + 1])
-    has_more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+    page, next_before = keyset_page(entries, request.GET.get("before", ""), PAGE_SIZE)
     return render(
         request,
         "audit/list.html",
         {
             "entries": page,
-            "next_before": page[-1].id if has_more else None,
+            "next_before": next_before,
             "outcome": outcome,
             "job": job if job.isdigit() else "",
             "outcomes": AuditEntry.Outcome.choices,

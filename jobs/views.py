@@ -20,6 +20,7 @@ from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
 from citusadmin.citus.tables import hash_distributed_tables
 from citusadmin.http import HtmxHttpRequest
+from citusadmin.pagination import keyset_page
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
@@ -43,18 +44,13 @@ def job_list(request: HttpRequest) -> HttpResponse:
         jobs = jobs.filter(state=filters["state"])
     if filters["actor"]:
         jobs = jobs.filter(actor_name=filters["actor"])
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        jobs = jobs.filter(id__lt=int(before))
-    page = list(jobs[: PAGE_SIZE + 1])
-    more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+    page, next_before = keyset_page(jobs, request.GET.get("before", ""), PAGE_SIZE)
     return render(
         request,
         "jobs/list.html",
         {
             "jobs": page,
-            "next_before": page[-1].pk if more else None,
+            "next_before": next_before,
             "filters": filters,
             "kinds": Job.Kind.choices,
             "states": Job.State.choices,

@@ -94,14 +94,7 @@ def refresh_now(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 
 def _fail(request: HttpRequest, exc: CitusError, what: str) -> None:
-    text = f"{what} failed: {exc.user_message}"
-    if exc.primary and exc.primary not in exc.user_message:
-        text += f" — Citus said: {exc.primary}"
-    if exc.detail:
-        text += f" DETAIL: {exc.detail}"
-    if exc.hint:
-        text += f" HINT: {exc.hint}"
-    messages.error(request, text)
+    messages.error(request, f"{what} failed: {exc.page_text()}")
 
 
 @require_http_methods(["GET", "POST"])

@@ -31,17 +31,6 @@ from tables.forms import AlterForm, DistributeForm, GrantForm
 PAGE_SIZE = 50
 
 
-def _error_text(exc: CitusError) -> str:
-    text = exc.user_message
-    if exc.primary and exc.primary not in text:
-        text += f" — Citus said: {exc.primary}"
-    if exc.detail:
-        text += f" DETAIL: {exc.detail}"
-    if exc.hint:
-        text += f" HINT: {exc.hint}"
-    return text
-
-
 @require_GET
 def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """One coordinator statement for the page (plus capabilities when not cached); sizes from the snapshot."""
@@ -189,7 +178,7 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
     try:
         notices = actions.do_distribute(request.user, cluster, info.qualified, statement, parameters)
     except CitusError as exc:
-        messages.error(request, f"Distributing {info.qualified} failed: {_error_text(exc)}")
+        messages.error(request, f"Distributing {info.qualified} failed: {exc.page_text()}")
         return render(request, "tables/distribute.html", context)
     messages.success(
         request,
@@ -339,7 +328,7 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
         messages.error(request, exc.user_message)
         return render(request, "tables/operation.html", context)
     except CitusError as exc:
-        messages.error(request, f"{spec['title']} failed: {_error_text(exc)}")
+        messages.error(request, f"{spec['title']} failed: {exc.page_text()}")
         return render(request, "tables/operation.html", context)
     except PermissionDenied:
         raise

@@ -35,6 +35,17 @@ class CitusError(Exception):
         self.hint = hint
         super().__init__(self.user_message)
 
+    def page_text(self) -> str:
+        """The message for a page: ours, then Citus's own words, detail and hint."""
+        text = self.user_message
+        if self.primary and self.primary not in text:
+            text += f" — Citus said: {self.primary}"
+        if self.detail:
+            text += f" DETAIL: {self.detail}"
+        if self.hint:
+            text += f" HINT: {self.hint}"
+        return text
+
     def as_text(self) -> str:
         """One line for the audit log: message, SQLSTATE and Citus's text."""
         parts = [self.user_message]

@@ -6,15 +6,14 @@ import time
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
 
 def test_an_operator_watches_a_rebalance(live_server, operator, cluster_row, unbalanced, job_worker, browser_page):
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", operator.username)
-    page.fill("#id_password", "oscar-operator-password-123")
-    page.click("button[type=submit]")
+    sign_in(page, live_server, operator)
     page.wait_for_url(f"{live_server.url}/c/{cluster_row.pk}/")
     page.goto(f"{live_server.url}/c/{cluster_row.pk}/rebalance/")
     page.select_option("#id_transfer_mode", "force_logical")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = pytest.mark.browser
 
 
 def test_an_admin_adds_a_node_and_sees_it_listed(live_server, admin, cluster_row, spare_node, browser_page):
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", "alice-admin-password-123")
-    page.click("button[type=submit]")
+    sign_in(page, live_server, admin)
     page.wait_for_url(f"{live_server.url}/c/{cluster_row.pk}/")
     page.click("nav >> text=Nodes")
     page.click("text=Add a node…")

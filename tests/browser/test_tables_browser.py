@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = pytest.mark.browser
 
 
@@ -18,13 +20,11 @@ def plain_table(citus):
         conn.execute("DROP TABLE b_accounts")
 
 
-def test_an_admin_distributes_a_table_through_the_form(live_server, admin, cluster_row, plain_table, citus,
-                                                       browser_page):
+def test_an_admin_distributes_a_table_through_the_form(
+    live_server, admin, cluster_row, plain_table, citus, browser_page
+):
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", admin.username)
-    page.fill("#id_password", "alice-admin-password-123")
-    page.click("button[type=submit]")
+    sign_in(page, live_server, admin)
     page.wait_for_url(f"{live_server.url}/c/{cluster_row.pk}/")
     page.click("nav >> text=Tables")
     page.click("#table-list >> text=b_accounts")

@@ -37,7 +37,10 @@ def test_change_the_shard_count_through_the_page(client, admin, cluster_row, eve
     job.refresh_from_db()
     assert job.state == "succeeded", job.error
     with citus.connect() as conn:
-        assert conn.execute("SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 't_events'::regclass").fetchone()[0] == 6
+        assert (
+            conn.execute("SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 't_events'::regclass").fetchone()[0]
+            == 6
+        )
         assert conn.execute("SELECT count(*) FROM t_events").fetchone()[0] == 3000
 
 
@@ -52,5 +55,6 @@ def test_vacuum_analyze_through_the_page(client, operator, cluster_row, events, 
         analyzed = conn.execute(
             "SELECT result FROM run_command_on_shards('t_events', "
             "$$SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL FROM pg_stat_user_tables "
-            "WHERE relid = '%s'::regclass$$)").fetchall()
+            "WHERE relid = '%s'::regclass$$)"
+        ).fetchall()
     assert analyzed and all(r[0] == "t" for r in analyzed)
