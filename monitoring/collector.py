@@ -15,7 +15,7 @@ from citusadmin.citus.connection import direct_session
 from citusadmin.citus.errors import CitusError
 from citusadmin.citus.nodes import list_nodes
 from clusters.models import Cluster
-from monitoring.models import Collection, NodeSnapshot, TableSnapshot
+from monitoring.models import Collection, ColocationNodeSnapshot, NodeSnapshot, ShardSize, TableSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
     collection = Collection.objects.create(cluster=cluster, trigger=trigger, started_at=timezone.now())
     node_rows: list[NodeSnapshot] = []
     table_rows: list[TableSnapshot] = []
+    colocation_rows: list[ColocationNodeSnapshot] = []
+    shard_rows: list[ShardSize] = []
     try:
         target = cluster.target()
         with direct_session(
@@ -42,18 +44,10 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
                 raise CitusError("The citus extension is not installed in this database.")
             nodes = list_nodes(sess)
             reach = {r.nodeid: r.reachable for r in stats.reachability(sess)}
-            sizes: dict[int, stats.GroupSize] = {}
+            sizes: dict[int, int] | None = None
+            placement_rows = stats.placements(sess)
             try:
-                sizes = {g.groupid: g for g in stats.group_sizes(sess, caps)}
-                table_rows = [
-                    TableSnapshot(
-                        relid=t.logicalrelid,
-                        bytes=t.bytes if t.sized == t.shards else None,
-                        shards=t.shards,
-                        sized_shards=t.sized,
-                    )
-                    for t in stats.table_sizes(sess, caps)
-                ]
+                sizes = stats.shard_sizes(sess, caps)
             except CitusError as exc:
                 collection.sizes_error = exc.as_text()
             if caps.node_health_check:
@@ -77,10 +71,12 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
             collection.max_shared_pool_size = int(pool) if pool and pool.lstrip("-").isdigit() else None
             max_conn = caps.setting("max_connections")
             collection.max_connections = int(max_conn) if max_conn and max_conn.isdigit() else None
+        unreachable_groups = {n.groupid for n in nodes if reach.get(n.nodeid) is False}
+        per_group, table_rows, colocation_rows, shard_rows = _aggregate(placement_rows, sizes, unreachable_groups)
         for node in nodes:
             reachable = reach.get(node.nodeid)
-            size = sizes.get(node.groupid)
-            known = size is not None and size.sized == size.placements and reachable is not False
+            known, sized = per_group.get(node.groupid, (0, 0))
+            complete = sizes is not None and reachable is not False and sized == node.placements
             node_rows.append(
                 NodeSnapshot(
                     nodeid=node.nodeid,
@@ -90,8 +86,8 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
                     shouldhaveshards=node.shouldhaveshards,
                     reachable=reachable,
                     placements=node.placements,
-                    sized_placements=size.sized if size else 0,
-                    bytes=(size.bytes or 0) if known and size is not None else (0 if node.placements == 0 else None),
+                    sized_placements=sized,
+                    bytes=known if complete else (0 if node.placements == 0 else None),
                     connections=connections.get((node.nodename, node.nodeport)) if connections else None,
                 )
             )
@@ -111,7 +107,61 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
         for table_row in table_rows:
             table_row.collection = collection
         TableSnapshot.objects.bulk_create(table_rows, batch_size=1000)
+        for colocation_row in colocation_rows:
+            colocation_row.collection = collection
+        ColocationNodeSnapshot.objects.bulk_create(colocation_rows, batch_size=1000)
+        if collection.ok and sizes is not None:
+            # Per-shard sizes are kept for the latest collection only (the placement map reads them).
+            ShardSize.objects.filter(cluster=cluster).delete()
+            for shard_row in shard_rows:
+                shard_row.cluster = cluster
+                shard_row.measured_at = collection.measured_at
+            ShardSize.objects.bulk_create(shard_rows, batch_size=2000)
     return collection
+
+
+def _aggregate(
+    placement_rows: list[stats.PlacementRow], sizes: dict[int, int] | None, unreachable_groups: set[int]
+) -> tuple[dict[int, tuple[int, int]], list[TableSnapshot], list[ColocationNodeSnapshot], list[ShardSize]]:
+    """From one size per shard: bytes per node group, per table, per (co-location group, node group).
+
+    A placement on an unreachable node, or a shard with no size, is unknown: its sums become None
+    (tables, co-location cells) or stay short of the placement count (nodes), never silently 0.
+    """
+    sizes = sizes or {}
+    per_group: dict[int, list[int]] = {}
+    tables: dict[int, list[int]] = {}  # relid -> [bytes, sized, shards]
+    seen_shards: set[int] = set()
+    cells: dict[tuple[int, int], list[int]] = {}  # (colocation, group) -> [bytes, sized, placements]
+    for p in placement_rows:
+        size = None if p.groupid in unreachable_groups else sizes.get(p.shardid)
+        g = per_group.setdefault(p.groupid, [0, 0])
+        c = cells.setdefault((p.colocation_id, p.groupid), [0, 0, 0])
+        c[2] += 1
+        if size is not None:
+            g[0] += size
+            g[1] += 1
+            c[0] += size
+            c[1] += 1
+        if p.shardid not in seen_shards:  # a table's size counts each shard once (reference tables too)
+            seen_shards.add(p.shardid)
+            t = tables.setdefault(p.relid, [0, 0, 0])
+            t[2] += 1
+            if sizes.get(p.shardid) is not None:
+                t[0] += sizes[p.shardid]
+                t[1] += 1
+    table_rows = [
+        TableSnapshot(relid=relid, bytes=t[0] if t[1] == t[2] else None, shards=t[2], sized_shards=t[1])
+        for relid, t in tables.items()
+    ]
+    colocation_rows = [
+        ColocationNodeSnapshot(
+            colocation_id=colocation, groupid=group, placements=c[2], bytes=c[0] if c[1] == c[2] else None
+        )
+        for (colocation, group), c in cells.items()
+    ]
+    shard_rows = [ShardSize(shardid=shardid, bytes=size) for shardid, size in sizes.items()]
+    return {g: (v[0], v[1]) for g, v in per_group.items()}, table_rows, colocation_rows, shard_rows
 
 
 def prune(now: datetime | None = None) -> int:

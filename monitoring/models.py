@@ -88,3 +88,37 @@ class TableSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.relid}: {self.bytes}"
+
+
+class ColocationNodeSnapshot(models.Model):
+    """Placements and bytes of one co-location group on one node group, at a collection (the map's skew)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="colocations")
+    colocation_id = models.IntegerField()
+    groupid = models.IntegerField()
+    placements = models.IntegerField()
+    bytes = models.BigIntegerField(null=True)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["collection", "colocation_id"], name="colocsnap_collection_coloc")]
+
+    def __str__(self) -> str:
+        return f"{self.colocation_id}@{self.groupid}"
+
+
+class ShardSize(models.Model):
+    """Size of one shard from the latest successful collection of its cluster (replaced each time)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    shardid = models.BigIntegerField()
+    bytes = models.BigIntegerField()
+    measured_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+        # placement map and table page: sizes of the shards on the page
+        indexes = [models.Index(fields=["cluster", "shardid"], name="shardsize_cluster_shard")]
+
+    def __str__(self) -> str:
+        return f"{self.shardid}: {self.bytes}"

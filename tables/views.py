@@ -14,6 +14,7 @@ from psycopg import sql
 
 from citusadmin.broker import BrokerUnavailable
 from citusadmin.citus import capabilities, rebalance
+from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus import tables as citus_tables
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
@@ -23,8 +24,9 @@ from clusters.models import Cluster
 from jobs.actions import JobAlreadyRunning, do_start_job
 from jobs.models import Job
 from monitoring import collector
-from monitoring.models import TableSnapshot
+from monitoring.models import ColocationNodeSnapshot, ShardSize, TableSnapshot
 from tables import actions
+from tables import placement_map as placement_map_module
 from tables.checks import check_distribute
 from tables.forms import AlterForm, DistributeForm, GrantForm
 
@@ -97,9 +99,14 @@ def table_detail(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespo
         return render(request, "tables/detail.html", context)
     latest = collector.latest_finished(cluster)
     snapshot = TableSnapshot.objects.filter(collection=latest, relid=relid).first() if latest else None
+    shard_bytes = dict(
+        ShardSize.objects.filter(cluster=cluster, shardid__in=[s.shardid for s in shards]).values_list(
+            "shardid", "bytes"
+        )
+    )
     context.update(
         info=info,
-        shards=shards[:PAGE_SIZE],
+        shards=[(s, shard_bytes.get(s.shardid)) for s in shards[:PAGE_SIZE]],
         snapshot=snapshot,
         collection=latest,
         next_after=shards[PAGE_SIZE - 1].shardid if len(shards) > PAGE_SIZE else None,
@@ -186,6 +193,41 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
         + (" Citus: " + " ".join(notices) if notices else ""),
     )
     return redirect("tables:detail", cluster_id=cluster.pk, relid=relid)
+
+
+@require_GET
+def placement_map(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Co-location groups, 10 a page: two catalog statements, two snapshot reads, whatever the size."""
+    cluster = cluster_for(request, cluster_id)
+    after = request.GET.get("after", "")
+    context: dict[str, Any] = {"cluster": cluster}
+    try:
+        with session(cluster.target()) as sess:
+            groups = citus_tables.colocation_groups(sess, after=int(after) if after.isdigit() else None, limit=11)
+            nodes = citus_nodes.list_nodes(sess)
+            shown = groups[:10]
+            placements = citus_tables.group_placements(sess, [g.colocation_id for g in shown])
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "tables/map.html", context)
+    latest = collector.latest_finished(cluster)
+    totals: dict[tuple[int, int], tuple[int, int | None]] = {}
+    if latest is not None:
+        for row in ColocationNodeSnapshot.objects.filter(
+            collection=latest, colocation_id__in=[g.colocation_id for g in shown]
+        ):
+            totals[(row.colocation_id, row.groupid)] = (row.placements, row.bytes)
+    shard_bytes = dict(
+        ShardSize.objects.filter(cluster=cluster, shardid__in={p.shardid for p in placements}).values_list(
+            "shardid", "bytes"
+        )
+    )
+    context.update(
+        maps=placement_map_module.build(shown, placements, nodes, totals, shard_bytes),
+        collection=latest,
+        next_after=shown[-1].colocation_id if len(groups) > 10 else None,
+    )
+    return render(request, "tables/map.html", context)
 
 
 OPERATIONS: dict[str, dict[str, Any]] = {

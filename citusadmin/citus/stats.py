@@ -14,14 +14,6 @@ from citusadmin.citus.connection import Session
 
 
 @dataclass(frozen=True)
-class GroupSize:
-    groupid: int
-    placements: int
-    sized: int  # placements for which a size came back
-    bytes: int | None
-
-
-@dataclass(frozen=True)
 class Reachability:
     nodeid: int
     reachable: bool
@@ -45,11 +37,17 @@ class NodeConnections:
 
 
 @dataclass(frozen=True)
-class TableSize:
-    logicalrelid: int
-    bytes: int | None
-    sized: int
-    shards: int
+class ShardSizeRow:
+    shardid: int
+    size: int
+
+
+@dataclass(frozen=True)
+class PlacementRow:
+    shardid: int
+    groupid: int
+    relid: int
+    colocation_id: int
 
 
 _SIZES_BY_ID = "SELECT shard_id::bigint AS shardid, max(size) AS size FROM citus_shard_sizes() GROUP BY shard_id"
@@ -60,29 +58,21 @@ _SIZES_BY_NAME = (
 )
 
 
-def _sizes_cte(caps: Capabilities) -> str:
-    return _SIZES_BY_ID if caps.shard_sizes_by_id else _SIZES_BY_NAME
+def shard_sizes(sess: Session, caps: Capabilities) -> dict[int, int]:
+    """Size of every shard: the one ``citus_shard_sizes()`` call of a collection (a node that is down
+    returns no rows, so its shards are missing: unknown, never 0)."""
+    query = _SIZES_BY_ID if caps.shard_sizes_by_id else _SIZES_BY_NAME
+    return {r.shardid: r.size for r in sess.fetch_all(query, row=ShardSizeRow)}
 
 
-def group_sizes(sess: Session, caps: Capabilities) -> list[GroupSize]:
-    """Bytes per node group: one ``citus_shard_sizes()`` call (a node that is down gives no rows)."""
-    query = (
-        "WITH sizes AS (" + _sizes_cte(caps) + ") "
-        "SELECT p.groupid, count(*)::int AS placements, count(s.size)::int AS sized, sum(s.size)::bigint AS bytes "
-        "FROM pg_dist_placement p LEFT JOIN sizes s ON s.shardid = p.shardid GROUP BY p.groupid"
+def placements(sess: Session) -> list[PlacementRow]:
+    """Every placement with its table and co-location group (catalog only)."""
+    return sess.fetch_all(
+        "SELECT p.shardid, p.groupid, s.logicalrelid::oid::bigint AS relid, d.colocationid AS colocation_id "
+        "FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid) "
+        "JOIN pg_dist_partition d ON d.logicalrelid = s.logicalrelid",
+        row=PlacementRow,
     )
-    return sess.fetch_all(query, row=GroupSize)
-
-
-def table_sizes(sess: Session, caps: Capabilities) -> list[TableSize]:
-    """Bytes per Citus table, from the same single size call (one placement per shard counted)."""
-    query = (
-        "WITH sizes AS (" + _sizes_cte(caps) + ") "
-        "SELECT s.logicalrelid::oid::bigint AS logicalrelid, sum(z.size)::bigint AS bytes, "
-        "count(z.size)::int AS sized, count(*)::int AS shards "
-        "FROM pg_dist_shard s LEFT JOIN sizes z ON z.shardid = s.shardid GROUP BY s.logicalrelid"
-    )
-    return sess.fetch_all(query, row=TableSize)
 
 
 def reachability(sess: Session) -> list[Reachability]:

@@ -397,3 +397,46 @@ def grant_sql(schema: str, name: str, privilege: str, role: str, *, revoke: bool
         sql.Identifier(name),
         sql.Identifier(role),
     )
+
+
+# --- co-location groups and the placement map ---------------------------------------------------------
+
+
+def colocation_groups(sess: Session, *, after: int | None = None, limit: int = 10) -> list[Colocation]:
+    """A page of co-location groups with their tables (keyset on the group id)."""
+    return sess.fetch_all(
+        "SELECT c.colocationid AS colocation_id, c.shardcount AS shard_count, "
+        "format_type(c.distributioncolumntype, NULL) AS column_type, "
+        "ARRAY(SELECT p.logicalrelid::regclass::text FROM pg_dist_partition p "
+        "      WHERE p.colocationid = c.colocationid ORDER BY 1) AS tables "
+        "FROM pg_dist_colocation c "
+        "WHERE EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.colocationid = c.colocationid) "
+        "AND (%s::int IS NULL OR c.colocationid > %s) ORDER BY c.colocationid LIMIT %s",
+        (after, after, limit),
+        row=Colocation,
+    )
+
+
+@dataclass(frozen=True)
+class GroupPlacement:
+    colocation_id: int
+    shardid: int
+    groupid: int
+    position: int
+
+
+def group_placements(sess: Session, colocation_ids: list[int], *, per_group: int = 256) -> list[GroupPlacement]:
+    """For each group, the placements of its first table's first ``per_group`` shards (co-located
+    shards of the other tables sit on the same nodes)."""
+    return sess.fetch_all(
+        "WITH first_table AS (SELECT colocationid, min(logicalrelid::oid) AS relid FROM pg_dist_partition "
+        "                     WHERE colocationid = ANY(%s) GROUP BY colocationid), "
+        "shards AS (SELECT f.colocationid, s.shardid, "
+        "                  row_number() OVER (PARTITION BY f.colocationid ORDER BY s.shardid) AS position "
+        "           FROM first_table f JOIN pg_dist_shard s ON s.logicalrelid = f.relid) "
+        "SELECT sh.colocationid AS colocation_id, sh.shardid, p.groupid, sh.position::int AS position "
+        "FROM shards sh JOIN pg_dist_placement p ON p.shardid = sh.shardid "
+        "WHERE sh.position <= %s ORDER BY sh.colocationid, sh.position",
+        (colocation_ids, per_group),
+        row=GroupPlacement,
+    )

@@ -212,3 +212,36 @@ def test_grant_propagates_to_the_shards(client, admin, cluster_row, sample, citu
         with citus.connect() as conn:
             conn.execute("REVOKE ALL ON t_dist FROM t_reader")
             conn.execute("DROP ROLE t_reader")
+
+
+def test_the_placement_map_shows_shards_per_node_with_sizes_and_skew(
+    client, viewer, cluster_row, sample, citus, coordinator_queries
+):
+    from monitoring.collector import collect
+
+    with citus.connect() as conn:
+        conn.execute("INSERT INTO t_dist SELECT g, repeat('x', 300) FROM generate_series(1, 4000) g")
+    collect(cluster_row)
+    client.force_login(viewer)
+    body = text(client.get(f"/c/{cluster_row.pk}/placements/"))
+    assert "t_dist" in body and "t_textkey" in body and 'class="sq sz' in body
+    for worker in citus.workers:
+        assert f"127.0.0.1:{worker.port}" in body
+    assert "Skew between nodes: bytes" in body
+    detail = text(client.get(f"/c/{cluster_row.pk}/tables/{sample['t_dist']}/"))
+    assert "\xa0KB</td>" in detail  # per-shard sizes from the latest collection
+    small = _cost(client, f"/c/{cluster_row.pk}/placements/", coordinator_queries)
+    with citus.connect() as conn:
+        for i in range(15):
+            conn.execute(f"CREATE TABLE t_map_{i} (id int)")
+            conn.execute(
+                f"SELECT create_distributed_table('t_map_{i}', 'id', shard_count => {i + 2}, colocate_with => 'none')"
+            )
+    try:
+        large = _cost(client, f"/c/{cluster_row.pk}/placements/", coordinator_queries)
+        assert small == large
+        assert "More groups" in text(client.get(f"/c/{cluster_row.pk}/placements/"))
+    finally:
+        with citus.connect() as conn:
+            for i in range(15):
+                conn.execute(f"DROP TABLE t_map_{i}")
