@@ -36,6 +36,7 @@ _ADMIN = _OPERATOR | {
     "tables.undistribute_table",
     "tables.add_table_to_metadata",
     "tables.grant_privileges",
+    "tables.distribute_schema",
     "clusters.manage_cluster",
     "clusters.create_extension",
     "accounts.manage_users",

@@ -70,6 +70,20 @@ def do_add_to_metadata(
     )
 
 
+def do_distribute_schema(
+    actor: Any, cluster: Cluster, schema: str, statement: sql.Composed, undistribute: bool
+) -> list[str]:
+    return _run(
+        actor,
+        cluster,
+        "tables.undistribute_schema" if undistribute else "tables.distribute_schema",
+        "tables.distribute_schema",
+        schema,
+        statement,
+        {"undistribute": undistribute},
+    )
+
+
 def do_grant(
     actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
 ) -> list[str]:

@@ -15,6 +15,7 @@ class TablePermissions(models.Model):
             ("undistribute_table", "Undistribute a table"),
             ("add_table_to_metadata", "Add a local table to Citus metadata"),
             ("grant_privileges", "Grant or revoke table privileges"),
+            ("distribute_schema", "Distribute or undistribute a schema (schema-based sharding)"),
         ]
 
     def __str__(self) -> str:

@@ -230,6 +230,49 @@ def placement_map(request: HttpRequest, cluster_id: int) -> HttpResponse:
     return render(request, "tables/map.html", context)
 
 
+@require_http_methods(["GET", "POST"])
+def schema_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Schemas, and schema-based sharding where the cluster has it (Citus 12.0+)."""
+    cluster = cluster_for(request, cluster_id)
+    context: dict[str, Any] = {"cluster": cluster}
+    try:
+        target = cluster.target()
+        caps = capabilities.get_capabilities(target)
+        with session(target) as sess:
+            rows = citus_tables.list_schemas(sess, has_pg_dist_schema=caps.has_relation("pg_dist_schema"))
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "tables/schemas.html", context)
+    context.update(schemas=rows, supported=caps.schema_sharding)
+    if request.method == "POST":
+        return require_perm("tables.distribute_schema")(_schema_change)(
+            request, cluster=cluster, rows=rows, context=context
+        )
+    return render(request, "tables/schemas.html", context)
+
+
+def _schema_change(
+    request: HttpRequest, cluster: Cluster, rows: list[citus_tables.SchemaRow], context: dict[str, Any]
+) -> HttpResponse:
+    name = request.POST.get("schema", "")
+    row = next((r for r in rows if r.name == name), None)
+    if row is None or not context["supported"]:
+        messages.error(request, "No such schema, or this cluster has no schema-based sharding (Citus 12.0+).")
+        return redirect("tables:schemas", cluster_id=cluster.pk)
+    undistribute = row.distributed
+    statement = citus_tables.schema_distribute_sql(name, undistribute=undistribute)
+    if request.POST.get("confirm") != "yes":
+        context.update(preview=statement.as_string(), chosen=row)
+        return render(request, "tables/schemas.html", context)
+    try:
+        actions.do_distribute_schema(request.user, cluster, name, statement, undistribute)
+    except CitusError as exc:
+        messages.error(request, f"Schema {name}: {exc.page_text()}")
+    else:
+        messages.success(request, f"Schema {name} is {'no longer' if undistribute else 'now'} distributed.")
+    return redirect("tables:schemas", cluster_id=cluster.pk)
+
+
 OPERATIONS: dict[str, dict[str, Any]] = {
     "reference": {
         "perm": "tables.make_reference_table",

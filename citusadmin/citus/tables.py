@@ -100,17 +100,6 @@ def list_tables(
     return sess.fetch_all(query, params, row=TableRow)
 
 
-def schemas(sess: Session) -> list[str]:
-    return [
-        r.name
-        for r in sess.fetch_all(
-            "SELECT nspname::text AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' AND nspname NOT IN "
-            "('information_schema', 'citus', 'citus_internal', 'columnar', 'columnar_internal') ORDER BY 1",
-            row=TableName,
-        )
-    ]
-
-
 @dataclass(frozen=True)
 class TableName:
     name: str
@@ -440,3 +429,41 @@ def group_placements(sess: Session, colocation_ids: list[int], *, per_group: int
         (colocation_ids, per_group),
         row=GroupPlacement,
     )
+
+
+# --- schema-based sharding (12.0+) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaRow:
+    name: str
+    owner: str
+    tables: int
+    distributed: bool
+    colocation_id: int | None
+
+
+_SCHEMAS = """
+SELECT n.nspname::text AS name, pg_get_userbyid(n.nspowner)::text AS owner,
+       (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+           AND NOT relation_is_a_known_shard(c.oid))::int AS tables,
+       {distributed} AS distributed, {colocation} AS colocation_id
+  FROM pg_namespace n
+ WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN
+       ('information_schema', 'citus', 'citus_internal', 'columnar', 'columnar_internal')
+ ORDER BY 1 LIMIT 500
+"""
+
+
+def list_schemas(sess: Session, *, has_pg_dist_schema: bool) -> list[SchemaRow]:
+    if has_pg_dist_schema:
+        distributed = sql.SQL("EXISTS (SELECT 1 FROM pg_dist_schema d WHERE d.schemaid = n.oid)")
+        colocation = sql.SQL("(SELECT d.colocationid FROM pg_dist_schema d WHERE d.schemaid = n.oid)")
+    else:  # before Citus 12.0
+        distributed, colocation = sql.SQL("false"), sql.SQL("NULL::int")
+    return sess.fetch_all(sql.SQL(_SCHEMAS).format(distributed=distributed, colocation=colocation), row=SchemaRow)
+
+
+def schema_distribute_sql(schema: str, *, undistribute: bool = False) -> sql.Composed:
+    function = "citus_schema_undistribute" if undistribute else "citus_schema_distribute"
+    return sql.SQL("SELECT {}({}::regnamespace)").format(sql.SQL(function), sql.Literal(schema))

@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
                     ("undistribute_table", "Undistribute a table"),
                     ("add_table_to_metadata", "Add a local table to Citus metadata"),
                     ("grant_privileges", "Grant or revoke table privileges"),
+                    ("distribute_schema", "Distribute or undistribute a schema (schema-based sharding)"),
                 ],
             },
         ),

@@ -245,3 +245,50 @@ def test_the_placement_map_shows_shards_per_node_with_sizes_and_skew(
         with citus.connect() as conn:
             for i in range(15):
                 conn.execute(f"DROP TABLE t_map_{i}")
+
+
+def test_a_schema_is_distributed_and_undistributed(client, admin, cluster_row, citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE SCHEMA tenant_a")
+        conn.execute("CREATE TABLE tenant_a.items (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO tenant_a.items SELECT generate_series(1, 50)")
+    try:
+        client.force_login(admin)
+        preview = text(client.post(f"/c/{cluster_row.pk}/schemas/", {"schema": "tenant_a"}))
+        assert "SELECT citus_schema_distribute('tenant_a'::regnamespace)" in preview
+        client.post(f"/c/{cluster_row.pk}/schemas/", {"schema": "tenant_a", "confirm": "yes"})
+        with citus.connect() as conn:
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM pg_dist_schema WHERE schemaid = 'tenant_a'::regnamespace"
+                ).fetchone()[0]
+                == 1
+            )
+            assert conn.execute("SELECT count(*) FROM tenant_a.items").fetchone()[0] == 50
+        client.post(f"/c/{cluster_row.pk}/schemas/", {"schema": "tenant_a", "confirm": "yes"})
+        with citus.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM pg_dist_schema").fetchone()[0] == 0
+        assert [e.outcome for e in AuditEntry.objects.filter(action__endswith="_schema")] == ["succeeded", "succeeded"]
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP SCHEMA tenant_a CASCADE")
+
+
+def test_a_foreign_key_to_a_plain_table_is_explained(client, admin, cluster_row, citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE fk_parent (id int PRIMARY KEY)")
+        conn.execute("CREATE TABLE fk_child (id int, parent int REFERENCES fk_parent (id), PRIMARY KEY (id, parent))")
+        relid = conn.execute("SELECT 'fk_child'::regclass::oid::bigint").fetchone()[0]
+    try:
+        client.force_login(admin)
+        body = text(
+            client.post(
+                f"/c/{cluster_row.pk}/tables/{relid}/distribute/",
+                {"column": "parent", "colocate_with": "default", "confirm": "yes"},
+            )
+        )
+        assert "references the plain table fk_parent" in body
+        assert _kind(citus, "fk_child") is None
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP TABLE fk_child, fk_parent")
