@@ -37,11 +37,18 @@ PAGE_SIZE = 50
 def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """One coordinator statement for the page (plus capabilities when not cached); sizes from the snapshot."""
     cluster = cluster_for(request, cluster_id)
-    filters = {k: request.GET.get(k, "").strip() for k in ("schema", "kind", "name", "after")}
+    filters = {k: request.GET.get(k, "").strip() for k in ("schema", "kind", "name", "after", "sort")}
+    sort = "shards" if filters["sort"] == "shards" else "name"
     context: dict[str, Any] = {"cluster": cluster, "filters": filters, "kinds": citus_tables.KINDS}
+    # keyset token: "schema.name", or "shard_count:schema.name" when sorted by shard count
     after: tuple[str, str] | None = None
-    if "." in filters["after"]:
-        schema_part, _, name_part = filters["after"].partition(".")
+    after_count = None
+    token = filters["after"]
+    if sort == "shards" and ":" in token:
+        count_part, _, token = token.partition(":")
+        after_count = int(count_part) if count_part.isdigit() else 0
+    if "." in token:
+        schema_part, _, name_part = token.partition(".")
         after = (schema_part, name_part)
     try:
         target = cluster.target()
@@ -55,6 +62,8 @@ def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
                 name=filters["name"] or None,
                 after=after,
                 limit=PAGE_SIZE + 1,
+                sort=sort,
+                after_count=after_count,
             )
     except CitusError as exc:
         context["error"] = exc
@@ -68,7 +77,11 @@ def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
     context.update(
         rows=[(r, sizes.get(r.relid)) for r in rows],
         collection=latest,
-        next_after=f"{rows[-1].schema}.{rows[-1].name}" if more else None,
+        next_after=(
+            (f"{rows[-1].shard_count}:" if sort == "shards" else "") + f"{rows[-1].schema}.{rows[-1].name}"
+            if more
+            else None
+        ),
     )
     return render(request, "tables/list.html", context)
 
@@ -192,7 +205,7 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
         f"{info.qualified} is now distributed by {data['column']}."
         + (" Citus: " + " ".join(notices) if notices else ""),
     )
-    return redirect("tables:detail", cluster_id=cluster.pk, relid=relid)
+    return _to_table(cluster, info)
 
 
 @require_GET
@@ -271,6 +284,19 @@ def _schema_change(
     else:
         messages.success(request, f"Schema {name} is {'no longer' if undistribute else 'now'} distributed.")
     return redirect("tables:schemas", cluster_id=cluster.pk)
+
+
+def _to_table(cluster: Cluster, info: citus_tables.TableInfo) -> HttpResponse:
+    """Back to the table's page. Some conversions (undistribute, add to metadata) give the table a new
+    oid under the same name, so look it up again."""
+    try:
+        with session(cluster.target()) as sess:
+            relid = citus_tables.find_relid(sess, info.schema, info.name)
+    except CitusError:
+        relid = None
+    if relid is None:
+        return redirect("tables:list", cluster_id=cluster.pk)
+    return redirect("tables:detail", cluster_id=cluster.pk, relid=relid)
 
 
 OPERATIONS: dict[str, dict[str, Any]] = {
@@ -420,4 +446,4 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
     messages.success(
         request, f"{spec['title']}: done on {info.qualified}." + (" Citus: " + " ".join(notices) if notices else "")
     )
-    return redirect("tables:detail", cluster_id=cluster.pk, relid=relid)
+    return _to_table(cluster, info)

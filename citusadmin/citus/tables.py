@@ -43,8 +43,11 @@ SELECT * FROM t
  WHERE (%(schema)s::text IS NULL OR schema = %(schema)s)
    AND (%(kind)s::text IS NULL OR kind = %(kind)s)
    AND (%(name)s::text IS NULL OR name ILIKE '%%' || %(name)s || '%%')
-   AND (%(after_schema)s::text IS NULL OR (schema, name) > (%(after_schema)s, %(after_name)s))
- ORDER BY schema, name
+   AND (%(after_schema)s::text IS NULL OR
+        CASE WHEN %(sort)s = 'shards'
+             THEN (-shard_count, schema, name) > (-%(after_count)s::int, %(after_schema)s, %(after_name)s)
+             ELSE (schema, name) > (%(after_schema)s, %(after_name)s) END)
+ ORDER BY CASE WHEN %(sort)s = 'shards' THEN -shard_count END, schema, name
  LIMIT %(limit)s
 """
 
@@ -86,8 +89,11 @@ def list_tables(
     name: str | None = None,
     after: tuple[str, str] | None = None,
     limit: int = 50,
+    sort: str = "name",
+    after_count: int | None = None,
 ) -> list[TableRow]:
-    """A page of tables (keyset on schema, name): one statement whatever the number of tables."""
+    """A page of tables, keyset on (schema, name), or on (shard count desc, schema, name) with
+    ``sort='shards'``: one statement whatever the number of tables."""
     query = sql.SQL(_TABLES.replace("{schema_check}", _schema_check(has_pg_dist_schema)))
     params = {
         "schema": schema or None,
@@ -96,6 +102,8 @@ def list_tables(
         "after_schema": after[0] if after else None,
         "after_name": after[1] if after else None,
         "limit": limit,
+        "sort": sort,
+        "after_count": after_count,
     }
     return sess.fetch_all(query, params, row=TableRow)
 

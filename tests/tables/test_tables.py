@@ -292,3 +292,36 @@ def test_a_foreign_key_to_a_plain_table_is_explained(client, admin, cluster_row,
     finally:
         with citus.connect() as conn:
             conn.execute("DROP TABLE fk_child, fk_parent")
+
+
+def test_sorting_by_shard_count_pages_by_key(client, viewer, cluster_row, citus):
+    with citus.connect() as conn:
+        for i in range(55):
+            conn.execute(f"CREATE TABLE s_{i:02d} (id int)")
+            conn.execute(f"SELECT create_distributed_table('s_{i:02d}', 'id', shard_count => {i + 1})")
+    try:
+        client.force_login(viewer)
+        first = client.get(f"/c/{cluster_row.pk}/tables/?sort=shards")
+        names = [t.name for t, _ in first.context["rows"]]
+        assert names[:3] == ["s_54", "s_53", "s_52"]
+        second = client.get(f"/c/{cluster_row.pk}/tables/?sort=shards&after={first.context['next_after']}")
+        rest = [t.name for t, _ in second.context["rows"]]
+        assert rest[:5] == ["s_04", "s_03", "s_02", "s_01", "s_00"] and not set(names) & set(rest)
+    finally:
+        with citus.connect() as conn:
+            for i in range(55):
+                conn.execute(f"DROP TABLE s_{i:02d}")
+
+
+def test_a_local_table_is_added_to_metadata(client, admin, cluster_row, citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE meta_t (id int PRIMARY KEY)")
+        relid = conn.execute("SELECT 'meta_t'::regclass::oid::bigint").fetchone()[0]
+    try:
+        client.force_login(admin)
+        page = client.post(f"/c/{cluster_row.pk}/tables/{relid}/add-to-metadata/", {"confirm": "yes"}, follow=True)
+        assert _kind(citus, "meta_t") == "n"  # a Citus-local table (under a new oid: the page follows it)
+        assert "citus_local" in text(page) and "Add to Citus metadata: done" in text(page)
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP TABLE meta_t")
