@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from psycopg import sql
 
 from citusadmin.broker import BrokerUnavailable
@@ -243,32 +243,36 @@ def placement_map(request: HttpRequest, cluster_id: int) -> HttpResponse:
     return render(request, "tables/map.html", context)
 
 
-@require_http_methods(["GET", "POST"])
-def schema_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
-    """Schemas, and schema-based sharding where the cluster has it (Citus 12.0+)."""
-    cluster = cluster_for(request, cluster_id)
+def _schemas_context(cluster: Cluster) -> dict[str, Any]:
     context: dict[str, Any] = {"cluster": cluster}
     try:
         target = cluster.target()
         caps = capabilities.get_capabilities(target)
         with session(target) as sess:
-            rows = citus_tables.list_schemas(sess, has_pg_dist_schema=caps.has_relation("pg_dist_schema"))
+            context["schemas"] = citus_tables.list_schemas(sess, has_pg_dist_schema=caps.has_relation("pg_dist_schema"))
+        context["supported"] = caps.schema_sharding
     except CitusError as exc:
         context["error"] = exc
+    return context
+
+
+@require_GET
+def schema_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Schemas, and schema-based sharding where the cluster has it (Citus 12.0+)."""
+    cluster = cluster_for(request, cluster_id)
+    return render(request, "tables/schemas.html", _schemas_context(cluster))
+
+
+@require_POST
+@require_perm("tables.distribute_schema")
+def schema_change(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Preview, then (confirm=yes) distribute or undistribute one schema."""
+    cluster = cluster_for(request, cluster_id)
+    context = _schemas_context(cluster)
+    if "error" in context:
         return render(request, "tables/schemas.html", context)
-    context.update(schemas=rows, supported=caps.schema_sharding)
-    if request.method == "POST":
-        return require_perm("tables.distribute_schema")(_schema_change)(
-            request, cluster=cluster, rows=rows, context=context
-        )
-    return render(request, "tables/schemas.html", context)
-
-
-def _schema_change(
-    request: HttpRequest, cluster: Cluster, rows: list[citus_tables.SchemaRow], context: dict[str, Any]
-) -> HttpResponse:
     name = request.POST.get("schema", "")
-    row = next((r for r in rows if r.name == name), None)
+    row = next((r for r in context["schemas"] if r.name == name), None)
     if row is None or not context["supported"]:
         messages.error(request, "No such schema, or this cluster has no schema-based sharding (Citus 12.0+).")
         return redirect("tables:schemas", cluster_id=cluster.pk)

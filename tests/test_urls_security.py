@@ -41,7 +41,7 @@ def _concrete(route: str, ids: dict[str, int]) -> str:
 @pytest.fixture
 def ids(db, admin):
     cluster = Cluster.objects.create(name="walk", host="127.0.0.1", port=1)
-    return {"cluster_id": cluster.pk, "user_id": admin.pk, "nodeid": 1}
+    return {"cluster_id": cluster.pk, "user_id": admin.pk, "nodeid": 1, "relid": 1}
 
 
 def _routes():

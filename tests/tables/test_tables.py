@@ -254,9 +254,9 @@ def test_a_schema_is_distributed_and_undistributed(client, admin, cluster_row, c
         conn.execute("INSERT INTO tenant_a.items SELECT generate_series(1, 50)")
     try:
         client.force_login(admin)
-        preview = text(client.post(f"/c/{cluster_row.pk}/schemas/", {"schema": "tenant_a"}))
+        preview = text(client.post(f"/c/{cluster_row.pk}/schemas/change/", {"schema": "tenant_a"}))
         assert "SELECT citus_schema_distribute('tenant_a'::regnamespace)" in preview
-        client.post(f"/c/{cluster_row.pk}/schemas/", {"schema": "tenant_a", "confirm": "yes"})
+        client.post(f"/c/{cluster_row.pk}/schemas/change/", {"schema": "tenant_a", "confirm": "yes"})
         with citus.connect() as conn:
             assert (
                 conn.execute(
@@ -265,7 +265,7 @@ def test_a_schema_is_distributed_and_undistributed(client, admin, cluster_row, c
                 == 1
             )
             assert conn.execute("SELECT count(*) FROM tenant_a.items").fetchone()[0] == 50
-        client.post(f"/c/{cluster_row.pk}/schemas/", {"schema": "tenant_a", "confirm": "yes"})
+        client.post(f"/c/{cluster_row.pk}/schemas/change/", {"schema": "tenant_a", "confirm": "yes"})
         with citus.connect() as conn:
             assert conn.execute("SELECT count(*) FROM pg_dist_schema").fetchone()[0] == 0
         assert [e.outcome for e in AuditEntry.objects.filter(action__endswith="_schema")] == ["succeeded", "succeeded"]
