@@ -14,6 +14,7 @@ the body's changes.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
+from audit import chain
 from audit.models import AuditEntry
 from citusadmin import request_context
 from citusadmin.citus.connection import capture_sql
@@ -66,7 +69,8 @@ def record(
 ) -> AuditEntry:
     ctx = request_context.current()
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
+        created_at=timezone.now(),
         actor_id=getattr(user, "pk", None),
         actor_name=actor_name if actor_name is not None else (user.get_username() if user else ""),
         source=ctx.source,
@@ -76,7 +80,8 @@ def record(
         cluster_name=getattr(cluster, "name", ""),
         action=action,
         target=target[:300],
-        parameters=parameters or {},
+        # stored as JSON: normalise now, so the hash is computed over what will be read back
+        parameters=json.loads(json.dumps(parameters or {}, default=str)),
         sql=sql,
         outcome=outcome,
         error=error,
@@ -84,6 +89,12 @@ def record(
         duration_ms=duration_ms,
         job_id=job_id,
     )
+    with transaction.atomic():  # one append at a time: the chain cannot fork
+        chain.lock_for_append()
+        entry.prev_hash = chain.last_hash()
+        entry.hash = chain.digest(entry)
+        entry.save()
+    return entry
 
 
 def record_denied(

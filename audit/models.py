@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AppendOnlyError(Exception):
@@ -42,7 +43,7 @@ class AuditEntry(models.Model):
         FAILED = "failed", "failed"
         DENIED = "denied", "denied"
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -73,6 +74,8 @@ class AuditEntry(models.Model):
     sqlstate = models.CharField(max_length=5, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     job_id = models.BigIntegerField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)  # sha256 over every field and prev_hash (audit.chain)
 
     objects = AuditEntryQuerySet.as_manager()
 
