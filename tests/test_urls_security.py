@@ -35,7 +35,7 @@ def _concrete(route: str, ids: dict[str, int]) -> str:
     # regex routes first: a named group becomes its test value (an operation: the first alternative)
     path = re.sub(r"\(\?P<(\w+)>([^)]*)\)", lambda m: str(ids.get(m.group(1), m.group(2).split("|")[0])), route)
     path = re.sub(r"<(?:(\w+):)?(\w+)>", repl, path)
-    return "/" + path.replace("^", "").replace("$", "")
+    return "/" + path.replace("^", "").replace("$", "").replace("\\.", ".")
 
 
 @pytest.fixture

@@ -58,3 +58,40 @@ def test_vacuum_analyze_through_the_page(client, operator, cluster_row, events, 
             "WHERE relid = '%s'::regclass$$)"
         ).fetchall()
     assert analyzed and all(r[0] == "t" for r in analyzed)
+
+
+@pytest.fixture
+def plain(citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE t_plain_job (id bigint PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO t_plain_job SELECT g, 'x' FROM generate_series(1, 2000) g")
+        relid = conn.execute("SELECT 't_plain_job'::regclass::oid::bigint").fetchone()[0]
+    yield relid
+    with citus.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS t_plain_job")
+
+
+def test_distributing_on_request_runs_as_a_job(client, admin, cluster_row, plain, job_worker, citus):
+    client.force_login(admin)
+    url = f"/c/{cluster_row.pk}/tables/{plain}/distribute/"
+    form = {"column": "id", "shard_count": "4", "colocate_with": "default", "as_job": "on"}
+    preview = client.post(url, form).content.decode()
+    assert "create_distributed_table_concurrently" in preview and "Runs as a job." in preview
+    job = _job_from(client.post(url, {**form, "confirm": "yes"}))
+    assert job.kind == "distribute_concurrently" and job.parameters["concurrently"] is True
+    wait_for(lambda: Job.objects.get(pk=job.pk).state in Job.FINAL_STATES, 120, message=job_worker.logs())
+    job.refresh_from_db()
+    with citus.connect() as conn:
+        plugins = (
+            conn.execute("SHOW output_plugin_libraries").fetchone()[0]
+            if conn.execute("SELECT 1 FROM pg_settings WHERE name = 'output_plugin_libraries'").fetchone()
+            else ""
+        )
+        rows = conn.execute("SELECT count(*) FROM t_plain_job").fetchone()[0]
+    if plugins and "citus" not in plugins:
+        # This PostgreSQL build restricts logical decoding plugins (citus-api.md §4.4): Citus refuses,
+        # and the job shows Citus's own words.
+        assert job.state == "failed" and "may not be used as an output plugin" in job.error
+    else:
+        assert job.state == "succeeded", job.error
+    assert rows == 2000
