@@ -45,7 +45,10 @@ EXPORT_FIELDS = (
 def _when(value: str) -> datetime | None:
     if not value:
         return None
-    parsed = parse_datetime(value if "T" in value or " " in value else value + "T00:00:00")
+    try:
+        parsed = parse_datetime(value if "T" in value or " " in value else value + "T00:00:00")
+    except ValueError:  # well-formed but impossible, e.g. 2026-13-45: ignore the filter
+        return None
     if parsed is not None and parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # the page says: times in UTC
     return parsed

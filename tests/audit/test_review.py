@@ -88,3 +88,9 @@ def test_the_list_costs_the_same_with_many_entries(client, auditor, trail):
         [AuditEntry(action=f"bulk.{i}", outcome="succeeded", source="system") for i in range(20_000)], batch_size=5000
     )
     assert cost() == small
+
+
+def test_an_impossible_date_is_ignored_not_an_error(client, auditor, trail):
+    client.force_login(auditor)
+    response = client.get("/audit/?since=2026-13-45&until=not-a-date")
+    assert response.status_code == 200 and "clusters.register" in response.content.decode()
