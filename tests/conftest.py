@@ -69,7 +69,7 @@ def citus() -> Iterator[CitusCluster]:
         yield cluster
     finally:
         close_pools()
-        for step in reversed(cluster.cleanup):
+        for step in cluster.cleanup:  # in the order they were registered: stop servers, then delete files
             step()
 
 

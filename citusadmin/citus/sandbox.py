@@ -118,7 +118,11 @@ class Sandbox:
 
     def stop_node(self, node: SandboxNode, mode: str = "fast") -> None:
         if self.is_running(node):
-            self._as_postgres([self._bin("pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.datadir(node))])
+            self._as_postgres(
+                [self._bin("pg_ctl"), "stop", "-w", "-t", "30", "-m", mode, "-D", str(self.datadir(node))]
+            )
+        if self.is_running(node):  # a fast shutdown that did not finish: do not leave a server behind
+            self._as_postgres([self._bin("pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(self.datadir(node))])
 
     def _init_node(self, node: SandboxNode) -> None:
         datadir = self.datadir(node)
