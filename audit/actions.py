@@ -14,6 +14,7 @@ the body's changes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -135,12 +136,16 @@ def audited(
     cluster: Cluster | None = None,
     target: str = "",
     parameters: dict[str, Any] | None = None,
+    atomic: bool = True,
 ) -> Iterator[PendingEntry]:
+    """``atomic=False`` for bodies that wait on a cluster (or the broker) and write nothing to the app
+    database themselves: holding an app-database transaction open across a Citus call would block
+    every other writer for its whole length (SQLite takes its write lock at BEGIN)."""
     ensure_permission(actor, perm, action=action, cluster=cluster, target=target)
     pending = PendingEntry(action=action, target=target, parameters=dict(parameters or {}))
     started = time.monotonic()
     try:
-        with capture_sql() as sent, transaction.atomic():
+        with capture_sql() as sent, transaction.atomic() if atomic else contextlib.nullcontext():
             pending.sql = sent
             yield pending
             failure = pending.failure

@@ -83,7 +83,12 @@ def do_test_connection(actor: Any, cluster: Cluster) -> ConnectionReport:
     """
     report: ConnectionReport | None = None
     with audited(
-        actor, "clusters.test_connection", perm="clusters.test_connection", cluster=cluster, target=cluster.address
+        actor,
+        "clusters.test_connection",
+        perm="clusters.test_connection",
+        cluster=cluster,
+        target=cluster.address,
+        atomic=False,
     ) as entry:
         try:
             report = check_connection(cluster.target())
@@ -118,6 +123,7 @@ def do_create_extension(actor: Any, cluster: Cluster) -> bool:
         perm="clusters.create_extension",
         cluster=cluster,
         target=f"{cluster.address}/{cluster.dbname}",
+        atomic=False,
     ) as entry:
         caps = caps_mod.get_capabilities(target, refresh=True)
         extension.check_can_create(caps)

@@ -103,7 +103,12 @@ def do_cancel_job(actor: Any, job: Job) -> Job:
         statement = rebalance.cancel_backend_sql(job.backend_pid)
     if statement is not None:
         with audited(
-            actor, f"jobs.{job.kind}.cancel_sent", perm="jobs.cancel_job", cluster=job.cluster, target=job.target
+            actor,
+            f"jobs.{job.kind}.cancel_sent",
+            perm="jobs.cancel_job",
+            cluster=job.cluster,
+            target=job.target,
+            atomic=False,
         ) as entry:
             entry.job_id = job.pk
             with session(job.cluster.target()) as sess:

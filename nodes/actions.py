@@ -41,7 +41,13 @@ def do_add_node(
     statement = citus_nodes.add_node_sql(host, port, groupid=groupid, role=role, nodecluster=nodecluster)
     params = {"host": host, "port": port, "groupid": groupid, "role": role, "nodecluster": nodecluster}
     with audited(
-        actor, "nodes.add_node", perm="nodes.add_node", cluster=cluster, target=f"{host}:{port}", parameters=params
+        actor,
+        "nodes.add_node",
+        perm="nodes.add_node",
+        cluster=cluster,
+        target=f"{host}:{port}",
+        parameters=params,
+        atomic=False,
     ) as entry:
         with session(cluster.target()) as sess:
             existing = {n.address: n.nodeid for n in citus_nodes.list_nodes(sess)}
@@ -65,7 +71,9 @@ def _node_operation(
     check: Any = None,
 ) -> Node:
     with (
-        audited(actor, action, perm=perm, cluster=cluster, target=f"node {nodeid}", parameters=parameters) as entry,
+        audited(
+            actor, action, perm=perm, cluster=cluster, target=f"node {nodeid}", parameters=parameters, atomic=False
+        ) as entry,
         session(cluster.target()) as sess,
     ):
         node = _find(sess, nodeid)
@@ -133,6 +141,7 @@ def do_set_coordinator_host(actor: Any, cluster: Cluster, host: str, port: int) 
             cluster=cluster,
             target=f"{host}:{port}",
             parameters={"host": host, "port": port},
+            atomic=False,
         ),
         session(cluster.target()) as sess,
     ):

@@ -24,7 +24,7 @@ def _run(
 ) -> list[str]:
     """Send one statement under the action's audit entry; returns Citus's notices (shown to the user)."""
     with (
-        audited(actor, action, perm=perm, cluster=cluster, target=target, parameters=parameters) as entry,
+        audited(actor, action, perm=perm, cluster=cluster, target=target, parameters=parameters, atomic=False) as entry,
         session(cluster.target()) as sess,
         sess.statement_timeout(timeout_ms),
     ):

@@ -66,3 +66,32 @@ def test_the_list_filters_the_entries_of_one_job(client, auditor, admin):
     client.force_login(auditor)
     body = client.get("/audit/?job=42").content.decode()
     assert "/jobs/42/" in body and "/jobs/41/" not in body
+
+
+def test_an_action_waiting_on_the_cluster_does_not_block_other_writers(transactional_db, admin, citus, cluster_row):
+    """A slow Citus statement must not hold the console's own database (SQLite locks it at BEGIN)."""
+    import threading
+    import time as clock
+
+    from django.db import connections
+    from psycopg import sql
+
+    from tables.actions import _run
+
+    done = threading.Event()
+
+    def slow() -> None:
+        try:
+            _run(admin, cluster_row, "test.slow", "tables.grant_privileges", "x", sql.SQL("SELECT pg_sleep(3)"), {})
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    clock.sleep(0.5)
+    started = clock.monotonic()
+    record(admin, "test.other_writer", "succeeded")  # another request writing meanwhile
+    assert clock.monotonic() - started < 1.5
+    thread.join()
+    assert AuditEntry.objects.get(action="test.slow").outcome == "succeeded"
