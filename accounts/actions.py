@@ -43,3 +43,24 @@ def do_set_active(actor: Any, user: User, active: bool) -> None:
             raise ValueError("You cannot deactivate your own account.")
         user.is_active = active
         user.save(update_fields=["is_active"])
+
+
+def do_set_clusters(actor: Any, user: User, clusters: list[Any]) -> None:
+    """The clusters a Requester sees (others see every cluster). Replaces the previous set."""
+    from clusters.models import ClusterAccess
+
+    with audited(
+        actor,
+        "accounts.set_clusters",
+        perm="accounts.manage_users",
+        target=user.username,
+        parameters={
+            "clusters": sorted(c.name for c in clusters),
+            "previous": sorted(ClusterAccess.objects.filter(user=user).values_list("cluster__name", flat=True)),
+        },
+    ):
+        ClusterAccess.objects.filter(user=user).exclude(cluster__in=clusters).delete()
+        have = set(ClusterAccess.objects.filter(user=user).values_list("cluster_id", flat=True))
+        ClusterAccess.objects.bulk_create(
+            [ClusterAccess(user=user, cluster=c, granted_by=actor.get_username()) for c in clusters if c.pk not in have]
+        )

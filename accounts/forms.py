@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 
 from accounts.roles import ROLES
+from clusters.models import Cluster
 
 ROLE_CHOICES = [(r, r) for r in ROLES]
 
@@ -28,3 +29,9 @@ class NewUserForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+
+class ClusterAccessForm(forms.Form):
+    clusters = forms.ModelMultipleChoiceField(
+        queryset=Cluster.objects.only("id", "name"), required=False, widget=forms.CheckboxSelectMultiple
+    )

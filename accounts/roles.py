@@ -12,14 +12,20 @@ VIEWER = "Viewer"
 OPERATOR = "Operator"
 ADMIN = "Admin"
 AUDITOR = "Auditor"
+REQUESTER = "Requester"
 
-_VIEWER = {"clusters.view_cluster", "jobs.view_job"}
+# An application team member: sees only the clusters granted to them by name, follows jobs there,
+# and asks for changes that an Admin approves.
+_REQUESTER = {"clusters.view_cluster", "jobs.view_job", "selfservice.request_change"}
+_VIEWER = _REQUESTER | {"clusters.view_all_clusters"}
 _OPERATOR = _VIEWER | {
     "clusters.test_connection",
     "monitoring.collect_now",
     "jobs.start_rebalance",
     "jobs.start_maintenance",
     "jobs.cancel_job",
+    "monitoring.cancel_session",
+    "monitoring.terminate_session",
 }
 _ADMIN = _OPERATOR | {
     "nodes.add_node",
@@ -41,6 +47,8 @@ _ADMIN = _OPERATOR | {
     "clusters.create_extension",
     "accounts.manage_users",
     "audit.view_audit",
+    "monitoring.reset_stats",
+    "selfservice.decide_change",
 }
 _AUDITOR = {"audit.view_audit"}
 
@@ -49,6 +57,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     OPERATOR: _OPERATOR,
     ADMIN: _ADMIN,
     AUDITOR: _AUDITOR,
+    REQUESTER: _REQUESTER,
 }
 ROLES = list(ROLE_PERMISSIONS)
 

@@ -10,8 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import actions
-from accounts.forms import NewUserForm, RoleForm
+from accounts.forms import ClusterAccessForm, NewUserForm, RoleForm
+from accounts.roles import REQUESTER
 from citusadmin.permissions import require_perm
+from clusters.models import Cluster, ClusterAccess
 
 
 @require_http_methods(["GET", "POST"])
@@ -24,8 +26,38 @@ def user_list(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, f"User {user.username} created as {form.cleaned_data['role']}.")
         return redirect("accounts:users")
-    users = User.objects.order_by("username").prefetch_related(Prefetch("groups", queryset=Group.objects.only("name")))
-    return render(request, "accounts/users.html", {"users": users, "form": form, "role_form": RoleForm()})
+    users = User.objects.order_by("username").prefetch_related(
+        Prefetch("groups", queryset=Group.objects.only("name")),
+        Prefetch(
+            "cluster_grants", queryset=ClusterAccess.objects.select_related("cluster").only("user_id", "cluster__name")
+        ),
+    )
+    return render(
+        request,
+        "accounts/users.html",
+        {
+            "users": users,
+            "form": form,
+            "role_form": RoleForm(),
+            "clusters": Cluster.objects.only("id", "name"),
+            "requester": REQUESTER,
+        },
+    )
+
+
+@require_POST
+@require_perm("accounts.manage_users")
+def user_clusters(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = get_object_or_404(User, pk=user_id)
+    form = ClusterAccessForm(request.POST)
+    if form.is_valid():
+        chosen = list(form.cleaned_data["clusters"])
+        actions.do_set_clusters(request.user, user, chosen)
+        names = ", ".join(c.name for c in chosen) or "none"
+        messages.success(request, f"{user.username} now sees these clusters: {names}.")
+    else:
+        messages.error(request, "Choose clusters from the list.")
+    return redirect("accounts:users")
 
 
 @require_POST

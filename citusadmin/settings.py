@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "tables",
     "jobs",
     "monitoring",
+    "selfservice",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "clusters.context_processors.clusters",
+                "selfservice.context_processors.inbox",
             ],
         },
     },
@@ -260,3 +262,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# E-mail for notifications: off unless CITUSADMIN_EMAIL_HOST is set (in-app notifications always work).
+_email_host = env_str("EMAIL_HOST", "")
+NOTIFY_BY_EMAIL = bool(_email_host)
+_email_password_given = bool(env_str("EMAIL_PASSWORD", "") or env_str("EMAIL_PASSWORD_FILE", ""))
+DEFAULT_FROM_EMAIL = env_str("EMAIL_FROM", "citusadmin@localhost")
+if _email_host:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": env_int("EMAIL_PORT", 587, minimum=1, maximum=65535),
+                "username": env_str("EMAIL_USER", ""),
+                "password": env_secret("EMAIL_PASSWORD") if _email_password_given else "",
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 10,
+            },
+        }
+    }

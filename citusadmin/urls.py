@@ -15,6 +15,7 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("audit/", include("audit.urls")),
     path("users/", include("accounts.urls")),
+    path("requests/", include("selfservice.urls")),
 ]
 
 handler403 = "citusadmin.errors.permission_denied"

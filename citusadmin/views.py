@@ -8,15 +8,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
-from clusters.models import Cluster
+from clusters.lookup import visible_clusters
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.has_perm("clusters.view_cluster"):
         current = request.session.get("current_cluster")
-        cluster = Cluster.objects.filter(pk=current).first() if current else None
-        cluster = cluster or Cluster.objects.order_by("name").first()
+        clusters = visible_clusters(request.user)
+        cluster = clusters.filter(pk=current).first() if current else None
+        cluster = cluster or clusters.order_by("name").first()
         if cluster is not None:
             return redirect("nodes:overview", cluster_id=cluster.pk)
         return redirect("clusters:list")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from clusters.models import Cluster
+from clusters.lookup import visible_clusters
 
 
 def clusters(request: HttpRequest) -> dict[str, Any]:
@@ -19,4 +19,4 @@ def clusters(request: HttpRequest) -> dict[str, Any]:
         current_id = match.kwargs["cluster_id"]
     elif hasattr(request, "session"):
         current_id = request.session.get("current_cluster")
-    return {"switcher_clusters": Cluster.objects.only("id", "name"), "current_cluster_id": current_id}
+    return {"switcher_clusters": visible_clusters(user).only("id", "name"), "current_cluster_id": current_id}

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
-from clusters.models import Cluster
+from clusters.models import Cluster, ClusterAccess
+
+
+def sees_all_clusters(user: Any) -> bool:
+    return bool(user.has_perm("clusters.view_all_clusters"))
+
+
+def visible_clusters(user: Any) -> QuerySet[Cluster]:
+    """Every cluster for staff roles; only the clusters granted by name to anyone else (a Requester)."""
+    clusters = Cluster.objects.all()
+    if not user.has_perm("clusters.view_cluster"):
+        return clusters.none()
+    if sees_all_clusters(user):
+        return clusters
+    return clusters.filter(grants__user=user)
+
+
+def may_see(user: Any, cluster_id: int) -> bool:
+    if sees_all_clusters(user):
+        return True
+    return ClusterAccess.objects.filter(user_id=user.pk, cluster_id=cluster_id).exists()
 
 
 def cluster_for(request: HttpRequest, cluster_id: int) -> Cluster:
@@ -14,6 +37,9 @@ def cluster_for(request: HttpRequest, cluster_id: int) -> Cluster:
     if not request.user.has_perm("clusters.view_cluster"):
         raise PermissionDenied("You do not have the permission clusters.view_cluster.")
     cluster = get_object_or_404(Cluster.objects.select_related("probe"), pk=cluster_id)
+    if not may_see(request.user, cluster.pk):
+        # the same answer as for a cluster that does not exist: its name is not disclosed either
+        raise Http404("no such cluster")
     if hasattr(request, "session") and request.session.get("current_cluster") != cluster.pk:
         request.session["current_cluster"] = cluster.pk  # written only on a change of cluster
     return cluster

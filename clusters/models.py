@@ -55,6 +55,7 @@ class Cluster(models.Model):
             ("manage_cluster", "Register, edit and remove clusters"),
             ("test_connection", "Test a cluster's connection"),
             ("create_extension", "Create the citus extension"),
+            ("view_all_clusters", "See every registered cluster (without it: only clusters granted by name)"),
         ]
 
     def __str__(self) -> str:
@@ -125,3 +126,19 @@ class ClusterProbe(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster}: {'ok' if self.ok else self.error_kind}"
+
+
+class ClusterAccess(models.Model):
+    """A cluster given by name to a user who does not see every cluster (a Requester)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="cluster_grants")
+    granted_by = models.CharField(max_length=150, blank=True)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["user", "cluster"], name="cluster_access_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.cluster}"

@@ -15,14 +15,13 @@ from citusadmin.http import HtmxHttpRequest
 from citusadmin.permissions import require_perm
 from clusters import actions
 from clusters.forms import ClusterForm
-from clusters.lookup import cluster_for
-from clusters.models import Cluster
+from clusters.lookup import cluster_for, visible_clusters
 
 
 @require_GET
 @permission_required("clusters.view_cluster", raise_exception=True)
 def cluster_list(request: HttpRequest) -> HttpResponse:
-    clusters = Cluster.objects.select_related("probe").order_by("name")
+    clusters = visible_clusters(request.user).select_related("probe").order_by("name")
     return render(request, "clusters/list.html", {"clusters": clusters})
 
 

@@ -36,9 +36,13 @@ def do_start_job(
     target: str = "",
     approved_by: Any = None,
 ) -> Job:
+    """``actor`` is who asked; with ``approved_by`` (a self-service request) the approver is who
+    authorises it: their permission is checked and the audit entry is theirs, naming the requester."""
     spec = KINDS[kind]
+    authoriser = approved_by or actor
+    audit_parameters = {**parameters, "requested_by": actor.get_username()} if approved_by else parameters
     with audited(
-        actor, f"jobs.{kind}.start", perm=spec.perm, cluster=cluster, target=target, parameters=parameters
+        authoriser, f"jobs.{kind}.start", perm=spec.perm, cluster=cluster, target=target, parameters=audit_parameters
     ) as entry:
         try:
             with transaction.atomic():
@@ -62,7 +66,7 @@ def do_start_job(
     except BrokerUnavailable as exc:
         runner.finish(job, Job.State.FAILED, error=exc.as_text())
         record(
-            actor,
+            authoriser,
             f"jobs.{kind}.queue",
             AuditEntry.Outcome.FAILED,
             cluster=cluster,

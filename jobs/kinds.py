@@ -26,6 +26,7 @@ KINDS: dict[str, KindSpec] = {
     Job.Kind.REBALANCE_TABLE: KindSpec("jobs.start_rebalance", BLOCKING, "rebalance", progress_from_rebalancer=True),
     Job.Kind.CHANGE_SHARD_COUNT: KindSpec("jobs.alter_table", BLOCKING, "rebalance"),
     Job.Kind.DISTRIBUTE_CONCURRENTLY: KindSpec("jobs.alter_table", BLOCKING, ""),
+    Job.Kind.MAKE_REFERENCE: KindSpec("tables.make_reference_table", BLOCKING, ""),
     Job.Kind.VACUUM: KindSpec("jobs.start_maintenance", BLOCKING, ""),
     Job.Kind.ANALYZE: KindSpec("jobs.start_maintenance", BLOCKING, ""),
     Job.Kind.HEALTH_CHECK: KindSpec("monitoring.collect_now", LOCAL, ""),

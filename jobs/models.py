@@ -36,6 +36,7 @@ class Job(models.Model):
         DRAIN_AND_REMOVE = "drain_and_remove", "Drain and remove a node"
         CHANGE_SHARD_COUNT = "change_shard_count", "Alter distributed table"
         DISTRIBUTE_CONCURRENTLY = "distribute_concurrently", "Distribute a table"
+        MAKE_REFERENCE = "make_reference", "Make a reference table"
         VACUUM = "vacuum", "VACUUM"
         ANALYZE = "analyze", "ANALYZE"
         HEALTH_CHECK = "health_check", "Health check"

@@ -96,6 +96,10 @@ def finish(job: Job, state: str, *, error: str = "", summary: str = "") -> None:
         )
     finally:
         request_context.reset(token)
+    if job.approved_by_id is not None:
+        from selfservice.notify import job_finished
+
+        job_finished(job)
 
 
 def _application_name(job: Job) -> str:
@@ -107,12 +111,15 @@ def _application_name(job: Job) -> str:
 
 def start(job_id: int) -> None:
     """Begin a queued job (a duplicate delivery finds it no longer queued and stops)."""
-    job = Job.objects.select_related("cluster", "actor").filter(pk=job_id).first()
+    job = Job.objects.select_related("cluster", "actor", "approved_by").filter(pk=job_id).first()
     if job is None or job.state != Job.State.QUEUED:
         return
     spec = KINDS[job.kind]
-    if job.actor is None or not job.actor.is_active or not job.actor.has_perm(spec.perm):
-        finish(job, Job.State.FAILED, error=f"The person who started it no longer has the permission {spec.perm}.")
+    # a self-service job runs on its approver's authority: the requester never holds the permission
+    authoriser = job.approved_by if job.approved_by_id is not None else job.actor
+    if authoriser is None or not authoriser.is_active or not authoriser.has_perm(spec.perm):
+        who = "The Admin who approved it" if job.approved_by_id is not None else "The person who started it"
+        finish(job, Job.State.FAILED, error=f"{who} no longer has the permission {spec.perm}.")
         return
     if job.cancel_requested_at:
         finish(job, Job.State.CANCELLED, summary="Cancelled before it started; nothing was sent to Citus.")
@@ -388,6 +395,10 @@ def blocking_statement(job: Job) -> sql.Composed:
             colocate_with=p.get("colocate_with"),
             concurrently=bool(p.get("concurrently", True)),
         )
+    if job.kind == Job.Kind.MAKE_REFERENCE:
+        from citusadmin.citus.tables import reference_sql
+
+        return reference_sql(p["relation"])
     if job.kind in (Job.Kind.VACUUM, Job.Kind.ANALYZE):
         return rebalance.maintenance_sql(p.get("command", "VACUUM"), p["schema"], p["table"])
     raise ValueError(job.kind)

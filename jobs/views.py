@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,8 +22,7 @@ from citusadmin.citus.tables import hash_distributed_tables
 from citusadmin.http import HtmxHttpRequest
 from citusadmin.pagination import keyset_page
 from citusadmin.permissions import require_perm
-from clusters.lookup import cluster_for
-from clusters.models import Cluster
+from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
 from jobs import actions
 from jobs.forms import RebalanceForm
 from jobs.models import Job, JobLogEntry
@@ -34,7 +33,10 @@ PAGE_SIZE = 50
 @require_GET
 @permission_required("jobs.view_job", raise_exception=True)
 def job_list(request: HttpRequest) -> HttpResponse:
+    visible = visible_clusters(request.user)
     jobs = Job.objects.select_related("cluster").order_by("-id")
+    if not sees_all_clusters(request.user):
+        jobs = jobs.filter(cluster__in=visible)
     filters = {k: request.GET.get(k, "") for k in ("cluster", "kind", "state", "actor")}
     if filters["cluster"].isdigit():
         jobs = jobs.filter(cluster_id=int(filters["cluster"]))
@@ -54,7 +56,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "kinds": Job.Kind.choices,
             "states": Job.State.choices,
-            "clusters": Cluster.objects.only("id", "name"),
+            "clusters": visible.only("id", "name"),
         },
     )
 
@@ -62,7 +64,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def _job_for(request: HttpRequest, job_id: int) -> Job:
     if not request.user.has_perm("jobs.view_job"):
         raise PermissionDenied("You do not have the permission jobs.view_job.")
-    return get_object_or_404(Job.objects.select_related("cluster"), pk=job_id)
+    job = get_object_or_404(Job.objects.select_related("cluster"), pk=job_id)
+    if not may_see(request.user, job.cluster_id):
+        raise Http404("no such job")
+    return job
 
 
 @require_GET

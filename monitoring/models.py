@@ -36,7 +36,12 @@ class Collection(models.Model):
 
     class Meta:
         default_permissions = ()
-        permissions = [("collect_now", "Refresh a cluster's measurements now")]
+        permissions = [
+            ("collect_now", "Refresh a cluster's measurements now"),
+            ("cancel_session", "Cancel a running query on a cluster (pg_cancel_backend)"),
+            ("terminate_session", "Terminate a session on a cluster (pg_terminate_backend)"),
+            ("reset_stats", "Reset a cluster's query and tenant statistics"),
+        ]
         indexes = [
             # overview: latest finished collection of a cluster
             models.Index(fields=["cluster", "finished", "-started_at"], name="collection_latest"),

@@ -178,6 +178,16 @@ def auditor(db: None) -> User:
 
 
 @pytest.fixture
+def requester(db: None) -> User:
+    return _user("rita-requester", "Requester")
+
+
+@pytest.fixture
+def second_admin(db: None) -> User:
+    return _user("bob-admin", "Admin")
+
+
+@pytest.fixture
 def cluster_row(db: None, citus: CitusCluster) -> Any:
     """The test cluster registered in the console (through the model, as the sandbox command does)."""
     from clusters.models import Cluster

@@ -16,7 +16,16 @@ from clusters.models import Cluster
 
 PUBLIC = {"login", "healthz"}
 # Views a Viewer may POST to by design.
-VIEWER_MAY_POST = {"login", "logout"}
+# Viewers may ask for changes (self-service), check their request again, withdraw it, and mark
+# their notifications read; deciding stays with Admins (tested below and in tests/selfservice).
+VIEWER_MAY_POST = {
+    "login",
+    "logout",
+    "selfservice:new",
+    "selfservice:recheck",
+    "selfservice:withdraw",
+    "selfservice:inbox",
+}
 
 
 def _walk(patterns, prefix="", namespace=""):

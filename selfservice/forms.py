@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from selfservice.models import ChangeRequest
+
+Kind = ChangeRequest.Kind
+_TABLE_KINDS = {Kind.DISTRIBUTE, Kind.REFERENCE, Kind.SHARD_COUNT, Kind.ANALYZE}
+
+
+class RequestForm(forms.Form):
+    kind = forms.ChoiceField(choices=Kind.choices, label="Change")
+    table = forms.RegexField(
+        regex=r"^[^.\s]{1,63}\.[^\s]{1,63}$",
+        required=False,
+        max_length=127,
+        help_text="schema.table, for example public.orders",
+        error_messages={"invalid": "Write the table as schema.table."},
+    )
+    column = forms.CharField(
+        required=False,
+        max_length=63,
+        label="Distribution column",
+        widget=forms.TextInput(attrs={"list": "column-choices"}),
+    )
+    shard_count = forms.IntegerField(required=False, min_value=1, max_value=64000)
+    colocate_with = forms.CharField(
+        required=False, max_length=127, help_text="a distributed table (schema.table), 'none', or empty for the default"
+    )
+    cascade_to_colocated = forms.BooleanField(
+        required=False, initial=True, label="Change the co-located tables too (shard count)"
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, help_text="Why, for the Admin")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        assert data is not None
+        kind = data.get("kind")
+        if kind in _TABLE_KINDS and not data.get("table"):
+            self.add_error("table", "Name the table.")
+        if kind == Kind.DISTRIBUTE and not data.get("column"):
+            self.add_error("column", "Choose the distribution column.")
+        if kind == Kind.SHARD_COUNT and not data.get("shard_count"):
+            self.add_error("shard_count", "Give the new shard count.")
+        return data
+
+    def parameters(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        kind = data["kind"]
+        if kind == Kind.REBALANCE:
+            return {}
+        schema, _, table = data["table"].partition(".")
+        params: dict[str, Any] = {"schema": schema, "table": table}
+        if kind == Kind.DISTRIBUTE:
+            params.update(
+                column=data["column"], shard_count=data["shard_count"], colocate_with=data["colocate_with"] or None
+            )
+        elif kind == Kind.SHARD_COUNT:
+            params.update(shard_count=data["shard_count"], cascade_to_colocated=bool(data["cascade_to_colocated"]))
+        return params
+
+
+class DecisionForm(forms.Form):
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
