@@ -17,7 +17,7 @@ REQUESTER = "Requester"
 # An application team member: sees only the clusters granted to them by name, follows jobs there,
 # and asks for changes that an Admin approves.
 _REQUESTER = {"clusters.view_cluster", "jobs.view_job", "selfservice.request_change"}
-_VIEWER = _REQUESTER | {"clusters.view_all_clusters"}
+_VIEWER = _REQUESTER | {"clusters.view_all_clusters", "monitoring.view_monitoring"}
 _OPERATOR = _VIEWER | {
     "clusters.test_connection",
     "monitoring.collect_now",

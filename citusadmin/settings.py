@@ -282,3 +282,9 @@ if _email_host:
             },
         }
     }
+
+# Monitoring pages that reach every node (activity, lock waits, tenants, health): one statement each,
+# bounded so that a hung worker costs about a second and the page still answers in under 3 s.
+MONITORING_STATEMENT_TIMEOUT_MS = env_int("MONITORING_STATEMENT_TIMEOUT_MS", 2_500, minimum=200)
+MONITORING_NODE_TIMEOUT_MS = env_int("MONITORING_NODE_TIMEOUT_MS", 1_000, minimum=100)
+MONITORING_REFRESH_SECONDS = env_int("MONITORING_REFRESH_SECONDS", 10, minimum=2)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("c/", include("nodes.urls")),
     path("c/", include("jobs.cluster_urls")),
     path("c/", include("tables.urls")),
+    path("c/", include("monitoring.urls")),
     path("jobs/", include("jobs.urls")),
     path("audit/", include("audit.urls")),
     path("users/", include("accounts.urls")),

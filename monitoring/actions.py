@@ -6,6 +6,8 @@ from typing import Any
 
 from audit.actions import audited
 from citusadmin.broker import publish
+from citusadmin.citus import monitoring
+from citusadmin.citus.connection import session
 from clusters.models import Cluster
 from monitoring.models import Collection
 
@@ -23,3 +25,39 @@ def do_refresh_now(actor: Any, cluster: Cluster) -> None:
         atomic=False,
     ):
         publish(collect_cluster, cluster.pk, Collection.Trigger.MANUAL)
+
+
+def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminate: bool, query: str = "") -> bool:
+    """pg_cancel_backend / pg_terminate_backend by global pid: Citus routes it to the node that runs it.
+    Returns what PostgreSQL answered (False: no such backend any more, or not allowed)."""
+    verb = "terminate_session" if terminate else "cancel_session"
+    statement = (monitoring.terminate_sql if terminate else monitoring.cancel_sql)(global_pid)
+    with audited(
+        actor,
+        f"monitoring.{verb}",
+        perm=f"monitoring.{verb}",
+        cluster=cluster,
+        target=f"global pid {global_pid}",
+        parameters={"global_pid": global_pid, "query": query[:500]},
+        atomic=False,
+    ) as entry:
+        with session(cluster.target()) as sess:
+            signalled = bool(sess.scalar(statement))
+        entry.result = "signalled" if signalled else "no such backend (already ended?)"
+    return signalled
+
+
+def do_reset_stats(actor: Any, cluster: Cluster, *, tenants: bool) -> None:
+    statement = monitoring.reset_tenants_sql() if tenants else monitoring.reset_statements_sql()
+    with (
+        audited(
+            actor,
+            "monitoring.reset_tenant_stats" if tenants else "monitoring.reset_query_stats",
+            perm="monitoring.reset_stats",
+            cluster=cluster,
+            target=cluster.name,
+            atomic=False,
+        ),
+        session(cluster.target()) as sess,
+    ):
+        sess.execute(statement)

@@ -38,6 +38,7 @@ class Collection(models.Model):
         default_permissions = ()
         permissions = [
             ("collect_now", "Refresh a cluster's measurements now"),
+            ("view_monitoring", "See query statistics, sessions, lock waits, tenants and health"),
             ("cancel_session", "Cancel a running query on a cluster (pg_cancel_backend)"),
             ("terminate_session", "Terminate a session on a cluster (pg_terminate_backend)"),
             ("reset_stats", "Reset a cluster's query and tenant statistics"),

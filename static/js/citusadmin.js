@@ -8,3 +8,8 @@ document.addEventListener("submit", function (event) {
   var message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }
 });
+// Monitoring panels refresh themselves (hx-trigger="every Ns"); the Pause box holds them.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var pause = document.getElementById("pause-refresh");
+  if (pause && pause.checked && event.detail.elt.hasAttribute("data-refresh")) { event.preventDefault(); }
+});

@@ -1,0 +1,425 @@
+"""Monitoring views of real Citus (citus-api.md §8): what each needs, and one statement per page.
+
+The contract's ``citus_worker_stat_activity`` does not exist (11.0+): distributed activity comes from
+``citus_dist_stat_activity`` / ``citus_stat_activity``, which collect ``pg_stat_activity`` from every
+node in one call. Fan-out statements run inside ``fanout()``: a short statement timeout and a shorter
+node connection timeout, so a hung worker costs about a second and is named from Citus's warning
+("Error on node with node id N") instead of stalling the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from psycopg import sql
+
+from citusadmin.citus.connection import Session
+
+VIEWS = (
+    "citus_stat_statements",
+    "citus_stat_activity",
+    "citus_dist_stat_activity",
+    "citus_lock_waits",
+    "citus_stat_tenants",
+    "pg_dist_cleanup",
+    "pg_dist_background_task",
+)
+
+
+@dataclass(frozen=True)
+class Prerequisites:
+    measured_at: datetime
+    preload: str
+    pgss_created: bool
+    statements_track: str | None
+    tenants_track: str | None
+    compute_query_id: str | None
+    relations: list[str]
+    superuser: bool
+    pg_monitor: bool
+
+    def has(self, view: str) -> bool:
+        return view in self.relations
+
+    @property
+    def statements_missing(self) -> list[str]:
+        """What ``citus_stat_statements`` lacks here, each with how to enable it (empty: ready)."""
+        if not self.has("citus_stat_statements"):
+            return ["This Citus version has no citus_stat_statements view."]
+        missing = []
+        libraries = [lib.strip() for lib in self.preload.split(",")]
+        if "pg_stat_statements" not in libraries:
+            missing.append(
+                "pg_stat_statements is not in shared_preload_libraries. Add it after citus "
+                f"(shared_preload_libraries = '{', '.join([*filter(None, libraries), 'pg_stat_statements'])}') "
+                "on the coordinator and restart it."
+            )
+        if not self.pgss_created:
+            missing.append("The pg_stat_statements extension is not created: run CREATE EXTENSION pg_stat_statements;")
+        if self.statements_track != "all":
+            missing.append(
+                f"citus.stat_statements_track is {self.statements_track or 'unset'!r}: set it to 'all' in "
+                "postgresql.conf (ALTER SYSTEM SET citus.stat_statements_track = 'all'; SELECT pg_reload_conf();)."
+            )
+        return missing
+
+    @property
+    def tenants_missing(self) -> list[str]:
+        if not self.has("citus_stat_tenants"):
+            return ["This Citus version has no citus_stat_tenants view (added in 11.3)."]
+        missing = []
+        if self.tenants_track != "all":
+            missing.append(
+                f"citus.stat_tenants_track is {self.tenants_track or 'unset'!r} on the coordinator. Tenants are "
+                "counted on the nodes that run the shard queries: on every node run ALTER SYSTEM SET "
+                "citus.stat_tenants_track = 'all'; SELECT pg_reload_conf();"
+            )
+        if not (self.superuser or self.pg_monitor):
+            missing.append("The console's database user needs pg_monitor: GRANT pg_monitor TO <user>;")
+        return missing
+
+
+_PREREQUISITES = sql.SQL(
+    """
+SELECT now() AS measured_at,
+       current_setting('shared_preload_libraries') AS preload,
+       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_created,
+       current_setting('citus.stat_statements_track', true) AS statements_track,
+       current_setting('citus.stat_tenants_track', true) AS tenants_track,
+       current_setting('compute_query_id', true) AS compute_query_id,
+       ARRAY(SELECT c.relname::text FROM pg_class c
+              WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relname = ANY({views})) AS relations,
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+       pg_has_role(current_user, 'pg_monitor', 'member') AS pg_monitor
+"""
+).format(views=sql.Literal(list(VIEWS)))
+
+
+def prerequisites(sess: Session) -> Prerequisites:
+    row = sess.fetch_one(_PREREQUISITES, row=Prerequisites)
+    assert row is not None
+    return row
+
+
+@contextmanager
+def fanout(sess: Session) -> Iterator[list[int]]:
+    """Short timeouts for one statement that reaches every node; yields the node ids Citus could not
+    reach (filled from its warnings after the statement)."""
+    statement_ms = settings.MONITORING_STATEMENT_TIMEOUT_MS
+    node_ms = settings.MONITORING_NODE_TIMEOUT_MS
+    sess.execute(
+        "SELECT set_config('statement_timeout', %s, false), set_config('citus.node_connection_timeout', %s, false)",
+        (str(statement_ms), str(node_ms)),
+    )
+    missing: list[int] = []
+    first_notice = len(sess.notices)
+    try:
+        yield missing
+    finally:
+        for notice in sess.notices[first_notice:]:
+            found = re.search(r"node with node id (\d+)", notice)
+            if found and int(found.group(1)) not in missing:
+                missing.append(int(found.group(1)))
+        sess.execute(
+            "SELECT set_config('statement_timeout', %s, false), set_config('citus.node_connection_timeout', %s, false)",
+            (str(settings.CITUS_STATEMENT_TIMEOUT_MS), str(settings.CITUS_NODE_CONNECTION_TIMEOUT_MS)),
+        )
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    queryid: int
+    query: str
+    executor: str
+    calls: int
+    keyed_calls: int  # calls that carried a distribution-key value (single shard)
+    keys: int
+    sample_key: str | None
+    total_ms: float | None
+    mean_ms: float | None
+    rows: int | None
+
+    @property
+    def routing(self) -> str:
+        if self.keyed_calls == self.calls:
+            return "router"
+        if self.keyed_calls:
+            return "mixed"
+        return "multi-shard"
+
+    @property
+    def needs_key(self) -> bool:
+        """Touches every shard without a distribution-column filter (the contract's advice applies)."""
+        return self.keyed_calls == 0 and self.executor == "adaptive"
+
+
+_STATEMENTS = """
+WITH c AS (
+  SELECT queryid, userid, dbid, query, executor, sum(calls)::bigint AS calls,
+         sum(calls) FILTER (WHERE partition_key IS NOT NULL)::bigint AS keyed_calls,
+         count(DISTINCT partition_key) AS keys, min(partition_key) AS sample_key
+    FROM citus_stat_statements
+   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   GROUP BY queryid, userid, dbid, query, executor
+), p AS (
+  SELECT queryid, userid, dbid, sum(total_exec_time) AS total_ms, sum(rows)::bigint AS rows
+    FROM pg_stat_statements(false) GROUP BY 1, 2, 3
+)
+SELECT c.queryid, c.query, c.executor, c.calls, COALESCE(c.keyed_calls, 0) AS keyed_calls, c.keys, c.sample_key,
+       p.total_ms, p.total_ms / NULLIF(c.calls, 0) AS mean_ms, p.rows
+  FROM c LEFT JOIN p USING (queryid, userid, dbid)
+ ORDER BY {order} DESC NULLS LAST, c.queryid
+ LIMIT %s
+"""
+
+
+def top_statements(sess: Session, *, order: str = "calls", limit: int = 50) -> list[Statement]:
+    """Coordinator-only: citus_stat_statements is node-local (the coordinator plans the queries)."""
+    column = {"calls": "c.calls", "time": "p.total_ms"}[order]
+    query = sql.SQL(_STATEMENTS).format(order=sql.SQL(column))
+    return sess.fetch_all(query, (limit,), row=Statement)
+
+
+def reset_statements_sql() -> sql.Composed:
+    return sql.SQL("SELECT citus_stat_statements_reset()").format()
+
+
+def reset_tenants_sql() -> sql.Composed:
+    return sql.SQL("SELECT citus_stat_tenants_reset()").format()
+
+
+# --- activity --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    global_pid: int
+    nodeid: int
+    pid: int
+    usename: str | None
+    application_name: str | None
+    client_addr: str | None
+    state: str | None
+    wait_event_type: str | None
+    wait_event: str | None
+    query: str | None
+    query_start: datetime | None
+    xact_start: datetime | None
+    duration: timedelta | None
+    is_worker_query: bool
+
+    @property
+    def waiting(self) -> bool:
+        return self.wait_event_type == "Lock" or (self.wait_event_type is not None and self.state == "active")
+
+
+_ACTIVITY = """
+SELECT global_pid, nodeid, pid, usename::text, application_name, client_addr::text, state, wait_event_type, wait_event,
+       query, query_start, xact_start, now() - COALESCE(query_start, backend_start) AS duration, is_worker_query
+  FROM {view}
+ WHERE backend_type = 'client backend' AND global_pid <> citus_backend_gpid()
+   AND (%s OR state IS DISTINCT FROM 'idle')
+ ORDER BY query_start NULLS LAST, global_pid
+ LIMIT %s
+"""
+
+
+def activity(
+    sess: Session, *, include_idle: bool = False, worker_fragments: bool = False, limit: int = 200
+) -> list[Backend]:
+    """One fan-out statement (run it inside ``fanout``)."""
+    view = "citus_stat_activity" if worker_fragments else "citus_dist_stat_activity"
+    query = sql.SQL(_ACTIVITY).format(view=sql.Identifier(view))
+    return sess.fetch_all(query, (include_idle, limit), row=Backend)
+
+
+def cancel_sql(global_pid: int) -> sql.Composed:
+    return sql.SQL("SELECT pg_cancel_backend({}::bigint)").format(sql.Literal(global_pid))
+
+
+def terminate_sql(global_pid: int) -> sql.Composed:
+    return sql.SQL("SELECT pg_terminate_backend({}::bigint)").format(sql.Literal(global_pid))
+
+
+# --- lock waits ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockWait:
+    waiting_gpid: int
+    blocking_gpid: int
+    blocked_statement: str | None
+    blocking_statement: str | None
+    waiting_nodeid: int
+    blocking_nodeid: int
+    waiting_user: str | None
+    waiting_for: timedelta | None
+    blocking_state: str | None
+
+
+_LOCK_WAITS = """
+WITH a AS MATERIALIZED (SELECT global_pid, usename::text AS usename, query_start, state FROM citus_dist_stat_activity)
+SELECT w.waiting_gpid, w.blocking_gpid, w.blocked_statement,
+       w.current_statement_in_blocking_process AS blocking_statement, w.waiting_nodeid, w.blocking_nodeid,
+       wa.usename AS waiting_user, now() - wa.query_start AS waiting_for, ba.state AS blocking_state
+  FROM citus_lock_waits w
+  LEFT JOIN a wa ON wa.global_pid = w.waiting_gpid
+  LEFT JOIN a ba ON ba.global_pid = w.blocking_gpid
+ ORDER BY waiting_for DESC NULLS LAST
+ LIMIT %s
+"""
+
+
+def lock_waits(sess: Session, *, limit: int = 200) -> list[LockWait]:
+    return sess.fetch_all(_LOCK_WAITS, (limit,), row=LockWait)
+
+
+# --- tenants ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tenant:
+    nodeid: int
+    colocation_id: int
+    tables: str | None
+    tenant_attribute: str
+    read_count_in_this_period: int
+    read_count_in_last_period: int
+    query_count_in_this_period: int
+    query_count_in_last_period: int
+    cpu_usage_in_this_period: float
+    cpu_usage_in_last_period: float
+
+
+_TENANTS = """
+SELECT t.nodeid, t.colocation_id,
+       (SELECT string_agg(p.logicalrelid::regclass::text, ', ' ORDER BY p.logicalrelid::regclass::text)
+          FROM pg_dist_partition p WHERE p.colocationid = t.colocation_id) AS tables,
+       t.tenant_attribute, t.read_count_in_this_period, t.read_count_in_last_period,
+       t.query_count_in_this_period, t.query_count_in_last_period,
+       t.cpu_usage_in_this_period, t.cpu_usage_in_last_period
+  FROM citus_stat_tenants t
+ ORDER BY t.query_count_in_this_period + t.query_count_in_last_period DESC,
+          t.cpu_usage_in_this_period DESC, t.tenant_attribute
+ LIMIT %s
+"""
+
+
+def tenants(sess: Session, *, limit: int = 50) -> list[Tenant]:
+    return sess.fetch_all(_TENANTS, (limit,), row=Tenant)
+
+
+# --- health ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """Catalog facts for the health page, from one coordinator statement (no fan-out)."""
+
+    measured_at: datetime
+    inactive_nodes: list[str]
+    unsynced_nodes: list[str]
+    cleanup_records: int | None
+    cleanup_oldest: str | None
+    failed_tasks: list[str]
+    retrying_tasks: list[str]
+    reference_tables: int
+    nodes_missing_reference: list[str]
+    metadata_nodes: int = 0
+
+
+_HEALTH = """
+WITH ref AS (SELECT s.shardid FROM pg_dist_partition p JOIN pg_dist_shard s USING (logicalrelid)
+              WHERE p.partmethod = 'n' AND p.repmodel = 't'),
+     nodes AS (SELECT n.*, (SELECT count(*) FROM pg_dist_placement pl JOIN ref USING (shardid)
+                             WHERE pl.groupid = n.groupid) AS ref_here
+                 FROM pg_dist_node n WHERE n.noderole = 'primary')
+SELECT now() AS measured_at,
+       ARRAY(SELECT format('%s:%s', nodename, nodeport) FROM nodes
+              WHERE NOT isactive ORDER BY nodeid) AS inactive_nodes,
+       ARRAY(SELECT format('%s:%s', nodename, nodeport) FROM nodes
+              WHERE isactive AND hasmetadata AND NOT metadatasynced ORDER BY nodeid) AS unsynced_nodes,
+       {cleanup},
+       {tasks},
+       (SELECT count(*) FROM ref)::int AS reference_tables,
+       ARRAY(SELECT format('%s:%s (%s of %s)', nodename, nodeport, ref_here, (SELECT count(*) FROM ref))
+               FROM nodes
+              WHERE isactive AND ref_here < (SELECT count(*) FROM ref)
+                AND (groupid <> 0 OR EXISTS (SELECT 1 FROM pg_dist_placement pl JOIN ref USING (shardid)
+                                              WHERE pl.groupid = 0))
+              ORDER BY nodeid) AS nodes_missing_reference,
+       (SELECT count(*) FROM nodes WHERE hasmetadata)::int AS metadata_nodes
+"""
+
+
+def health_facts_sql(*, has_cleanup: bool, has_tasks: bool) -> sql.Composed:
+    cleanup = (
+        "(SELECT count(*) FROM pg_dist_cleanup)::int AS cleanup_records, "
+        "(SELECT min(object_name) FROM pg_dist_cleanup) AS cleanup_oldest"
+        if has_cleanup
+        else "NULL::int AS cleanup_records, NULL::text AS cleanup_oldest"
+    )
+    tasks = (
+        "ARRAY(SELECT format('job %s task %s: %s', t.job_id, t.task_id, left(COALESCE(t.message, ''), 300)) "
+        "FROM pg_dist_background_task t WHERE t.status = 'error' ORDER BY t.task_id DESC LIMIT 10) AS failed_tasks, "
+        "ARRAY(SELECT format('job %s task %s: retry %s — %s', t.job_id, t.task_id, t.retry_count, "
+        "left(COALESCE(t.message, ''), 300)) FROM pg_dist_background_task t "
+        "WHERE t.status IN ('runnable', 'running') AND COALESCE(t.retry_count, 0) > 0 "
+        "ORDER BY t.task_id DESC LIMIT 10) AS retrying_tasks"
+        if has_tasks
+        else "ARRAY[]::text[] AS failed_tasks, ARRAY[]::text[] AS retrying_tasks"
+    )
+    return sql.SQL(_HEALTH).format(cleanup=sql.SQL(cleanup), tasks=sql.SQL(tasks))
+
+
+def health_facts(sess: Session, *, has_cleanup: bool, has_tasks: bool) -> HealthFacts:
+    row = sess.fetch_one(health_facts_sql(has_cleanup=has_cleanup, has_tasks=has_tasks), row=HealthFacts)
+    assert row is not None
+    return row
+
+
+@dataclass(frozen=True)
+class Reachability:
+    nodeid: int
+    address: str
+    reachable: bool | None
+
+
+def reachability_now(sess: Session) -> list[Reachability]:
+    """One statement: the coordinator tries each active primary node (inside ``fanout``)."""
+    return sess.fetch_all(
+        "SELECT nodeid, format('%s:%s', nodename, nodeport) AS address, "
+        "citus_check_connection_to_node(nodename, nodeport) AS reachable "
+        "FROM pg_dist_node WHERE isactive AND noderole = 'primary' ORDER BY nodeid",
+        row=Reachability,
+    )
+
+
+@dataclass(frozen=True)
+class NodeName:
+    nodeid: int
+    address: str
+
+
+def node_names(sess: Session) -> dict[int, str]:
+    rows = sess.fetch_all(
+        "SELECT nodeid, format('%s:%s', nodename, nodeport) AS address FROM pg_dist_node", row=NodeName
+    )
+    return {r.nodeid: r.address for r in rows}
+
+
+def relation_names(sess: Session, relids: list[int]) -> dict[int, str]:
+    rows = sess.fetch_all(
+        "SELECT oid::bigint AS nodeid, oid::regclass::text AS address FROM pg_class WHERE oid = ANY(%s::oid[])",
+        (relids,),
+        row=NodeName,
+    )
+    return {r.nodeid: r.address for r in rows}

@@ -1,0 +1,222 @@
+"""The health checks: each green, amber or red, with the reason and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.template.defaultfilters import filesizeformat
+
+from citusadmin.citus import monitoring
+from monitoring.collector import is_stale
+from monitoring.models import Collection
+
+GREEN, AMBER, RED, UNKNOWN = "green", "amber", "red", "unknown"
+_RANK = {GREEN: 0, UNKNOWN: 1, AMBER: 2, RED: 3}
+
+
+@dataclass
+class Check:
+    key: str
+    title: str
+    status: str
+    reason: str
+    fix: str = ""
+    measured: str = "now"  # "now" (this page's statement) or the collection's time
+
+
+def overall(checks: list[Check]) -> str:
+    return max((c.status for c in checks), key=lambda s: _RANK[s], default=GREEN)
+
+
+def evaluate(
+    prereq: monitoring.Prerequisites,
+    facts: monitoring.HealthFacts,
+    reach: list[monitoring.Reachability],
+    unreachable: list[str],
+    collection: Collection | None,
+) -> list[Check]:
+    checks = [_reachable(reach, unreachable)]
+    if facts.inactive_nodes:
+        checks.append(
+            Check(
+                "inactive",
+                "Inactive nodes",
+                AMBER,
+                f"Disabled (isactive = false): {', '.join(facts.inactive_nodes)}. Queries needing their shards fail.",
+                "Bring the node back, then activate it on the Nodes page (citus_activate_node).",
+            )
+        )
+    else:
+        checks.append(Check("inactive", "Inactive nodes", GREEN, "Every node is active."))
+    if facts.unsynced_nodes:
+        checks.append(
+            Check(
+                "metadata",
+                "Metadata synced",
+                AMBER,
+                f"Metadata not yet synced to {', '.join(facts.unsynced_nodes)}; the maintenance daemon retries.",
+                "If it persists, check the node is reachable; SELECT start_metadata_sync_to_all_nodes(); forces it.",
+            )
+        )
+    else:
+        checks.append(Check("metadata", "Metadata synced", GREEN, f"Synced on all {facts.metadata_nodes} nodes."))
+    checks.append(_cleanup(prereq, facts))
+    checks.append(_tasks(prereq, facts))
+    if facts.nodes_missing_reference:
+        checks.append(
+            Check(
+                "reference",
+                "Reference tables on every node",
+                RED,
+                f"{facts.reference_tables} reference-table shards; missing on: "
+                f"{', '.join(facts.nodes_missing_reference)}. Joins with reference tables fail on those nodes.",
+                "SELECT replicate_reference_tables();",
+            )
+        )
+    else:
+        checks.append(
+            Check("reference", "Reference tables on every node", GREEN, f"{facts.reference_tables} reference shards.")
+        )
+    checks.extend(_from_collection(collection))
+    statements = prereq.statements_missing
+    tenants = prereq.tenants_missing
+    if statements or tenants:
+        checks.append(
+            Check(
+                "prerequisites",
+                "Monitoring prerequisites",
+                AMBER,
+                "Query statistics: "
+                + ("; ".join(statements) if statements else "ready")
+                + ". Tenant statistics: "
+                + ("; ".join(tenants) if tenants else "ready")
+                + ".",
+                "Each item says how to enable it.",
+            )
+        )
+    else:
+        checks.append(Check("prerequisites", "Monitoring prerequisites", GREEN, "Query and tenant statistics enabled."))
+    return checks
+
+
+def _reachable(reach: list[monitoring.Reachability], unreachable: list[str]) -> Check:
+    down = [r.address for r in reach if not r.reachable]
+    down += [u for u in unreachable if u not in down]
+    if not reach and not down:
+        return Check("reachable", "Nodes reachable", UNKNOWN, "The check did not run.")
+    if down:
+        return Check(
+            "reachable",
+            "Nodes reachable",
+            RED,
+            f"The coordinator cannot connect to {', '.join(down)}. Queries touching their shards fail.",
+            "Start the node or fix the network; if it is gone for good, replace it (Nodes page: drain and remove).",
+        )
+    return Check("reachable", "Nodes reachable", GREEN, f"The coordinator reached all {len(reach)} nodes.")
+
+
+def _cleanup(prereq: monitoring.Prerequisites, facts: monitoring.HealthFacts) -> Check:
+    if not prereq.has("pg_dist_cleanup") or facts.cleanup_records is None:
+        return Check("cleanup", "Orphaned resources", UNKNOWN, "This Citus version has no pg_dist_cleanup.")
+    if facts.cleanup_records:
+        return Check(
+            "cleanup",
+            "Orphaned resources",
+            AMBER,
+            f"{facts.cleanup_records} records in pg_dist_cleanup (for example {facts.cleanup_oldest}): leftovers of "
+            "moves or splits that the maintenance daemon drops every citus.defer_shard_delete_interval.",
+            "If they stay: CALL citus_cleanup_orphaned_resources();",
+        )
+    return Check("cleanup", "Orphaned resources", GREEN, "pg_dist_cleanup is empty.")
+
+
+def _tasks(prereq: monitoring.Prerequisites, facts: monitoring.HealthFacts) -> Check:
+    if not prereq.has("pg_dist_background_task"):
+        return Check("tasks", "Background tasks", UNKNOWN, "This Citus version has no background tasks (11.1+).")
+    if facts.failed_tasks:
+        return Check(
+            "tasks",
+            "Background tasks",
+            RED,
+            "Failed: " + "; ".join(facts.failed_tasks),
+            "Read the message, fix the cause, then start the rebalance again (Jobs).",
+        )
+    if facts.retrying_tasks:
+        return Check(
+            "tasks",
+            "Background tasks",
+            AMBER,
+            "Retrying: " + "; ".join(facts.retrying_tasks),
+            "Citus retries on its own (5 s, 20 s, then every 60 s); the message says what fails.",
+        )
+    return Check("tasks", "Background tasks", GREEN, "No failed or retrying background tasks.")
+
+
+def _from_collection(collection: Collection | None) -> list[Check]:
+    if collection is None:
+        reason = "Not measured yet: the collector has not finished a run for this cluster."
+        return [
+            Check("skew", "Shard-size skew", UNKNOWN, reason),
+            Check("connections", "Connection usage", UNKNOWN, reason),
+        ]
+    when = collection.measured_at.strftime("%Y-%m-%d %H:%M:%S UTC") if collection.measured_at else ""
+    stale = " (stale: older than two collector intervals)" if is_stale(collection) else ""
+    nodes = [n for n in collection.nodes.all() if n.shouldhaveshards]
+    sized = [n.bytes for n in nodes if n.bytes is not None]
+    checks = []
+    if len(sized) < 2:
+        checks.append(Check("skew", "Shard-size skew", UNKNOWN, "Fewer than two measured nodes.", measured=when))
+    else:
+        big, small = max(sized), min(sized)
+        ratio = big / small if small else (float("inf") if big else 1.0)
+        if big - small < 64 * 1024 * 1024 or ratio < 1.5:
+            checks.append(
+                Check(
+                    "skew",
+                    "Shard-size skew",
+                    GREEN,
+                    f"Largest node {filesizeformat(big)}, smallest {filesizeformat(small)}{stale}.",
+                    measured=when,
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "skew",
+                    "Shard-size skew",
+                    AMBER,
+                    f"Largest node holds {filesizeformat(big)}, smallest {filesizeformat(small)} "
+                    f"({ratio:.1f} times){stale}.",
+                    "Preview a rebalance with the by_disk_size strategy (Jobs → Rebalance).",
+                    measured=when,
+                )
+            )
+    used = sum(n.connections or 0 for n in collection.nodes.all())
+    pool = collection.max_shared_pool_size or 0  # 0 means "max_connections", -1 "no limit"
+    limit = pool if pool > 0 else (None if pool < 0 else collection.max_connections)
+    if collection.connections_error or not limit:
+        checks.append(
+            Check(
+                "connections",
+                "Connection usage",
+                UNKNOWN,
+                collection.connections_error or "No connection limit measured.",
+                measured=when,
+            )
+        )
+    else:
+        per_node = max((n.connections or 0 for n in collection.nodes.all()), default=0)
+        share = per_node / limit
+        status = RED if share >= 0.95 else AMBER if share >= 0.8 else GREEN
+        checks.append(
+            Check(
+                "connections",
+                "Connection usage",
+                status,
+                f"Busiest node: {per_node} of {limit} connections from the coordinator ({share:.0%}); {used} in all"
+                f"{stale}.",
+                "" if status == GREEN else "Raise citus.max_shared_pool_size, or add PgBouncer in front.",
+                measured=when,
+            )
+        )
+    return checks

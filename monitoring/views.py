@@ -1,0 +1,225 @@
+"""Monitoring: queries, distributed activity, lock waits, tenants, health and history.
+
+Each live page sends a fixed number of statements to the coordinator: one for what the cluster offers
+(``prerequisites``) and one for the figures; those that reach every node run inside ``fanout`` (a short
+timeout, and the unreachable nodes named). The panel refreshes itself with htmx while the page is
+open (pausable). History reads only the collector's snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from citusadmin.citus import monitoring
+from citusadmin.citus.connection import Session, session
+from citusadmin.citus.errors import CitusError
+from citusadmin.http import HtmxHttpRequest
+from citusadmin.permissions import require_perm
+from clusters.lookup import cluster_for
+from clusters.models import Cluster
+from monitoring import actions, charts, health
+from monitoring.collector import latest_finished
+
+TABS = [
+    ("health", "Health"),
+    ("queries", "Queries"),
+    ("activity", "Activity"),
+    ("locks", "Lock waits"),
+    ("tenants", "Tenants"),
+    ("history", "History"),
+]
+
+
+def _live(
+    request: HtmxHttpRequest, cluster_id: int, tab: str, build: Callable[[Session, Any, Cluster], dict[str, Any]]
+) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    context: dict[str, Any] = {
+        "cluster": cluster,
+        "tab": tab,
+        "tabs": TABS,
+        "refresh": settings.MONITORING_REFRESH_SECONDS,
+    }
+    try:
+        with session(cluster.target()) as sess:
+            prereq = monitoring.prerequisites(sess)
+            context["prereq"] = prereq
+            context["measured_at"] = prereq.measured_at
+            context.update(build(sess, prereq, cluster))
+    except CitusError as exc:
+        context["error"] = exc
+    template = f"monitoring/{tab}.html" + ("#panel" if request.htmx else "")
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _missing(sess: Session, missing: list[int]) -> list[str]:
+    if not missing:
+        return []
+    names = monitoring.node_names(sess)
+    return [names.get(n, f"node {n}") for n in missing]
+
+
+@require_GET
+@require_perm("monitoring.view_monitoring")
+def index(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    return redirect("monitoring:health", cluster_id=cluster_id)
+
+
+@require_GET
+@require_perm("monitoring.view_monitoring")
+def queries(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
+    order = request.GET.get("order", "calls")
+    order = order if order in ("calls", "time") else "calls"
+
+    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
+        if prereq.statements_missing:
+            return {"missing": prereq.statements_missing, "order": order}
+        return {"statements": monitoring.top_statements(sess, order=order), "order": order}
+
+    return _live(request, cluster_id, "queries", build)
+
+
+@require_GET
+@require_perm("monitoring.view_monitoring")
+def activity(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
+    include_idle = request.GET.get("idle") == "1"
+    fragments = request.GET.get("fragments") == "1"
+
+    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
+        view = "citus_stat_activity" if fragments else "citus_dist_stat_activity"
+        if not prereq.has(view):
+            return {"missing": [f"This Citus version has no {view} view."]}
+        with monitoring.fanout(sess) as missing:
+            backends = monitoring.activity(sess, include_idle=include_idle, worker_fragments=fragments)
+        return {
+            "backends": backends,
+            "unreachable": _missing(sess, missing),
+            "include_idle": include_idle,
+            "fragments": fragments,
+        }
+
+    return _live(request, cluster_id, "activity", build)
+
+
+@require_GET
+@require_perm("monitoring.view_monitoring")
+def locks(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
+    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
+        if not prereq.has("citus_lock_waits"):
+            return {"missing": ["This Citus version has no citus_lock_waits view."]}
+        with monitoring.fanout(sess) as missing:
+            waits = monitoring.lock_waits(sess)
+        return {"waits": waits, "unreachable": _missing(sess, missing)}
+
+    return _live(request, cluster_id, "locks", build)
+
+
+@require_GET
+@require_perm("monitoring.view_monitoring")
+def tenants(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
+    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
+        if prereq.tenants_missing:
+            return {"missing": prereq.tenants_missing}
+        with monitoring.fanout(sess) as missing:
+            rows = monitoring.tenants(sess)
+        return {"tenants": rows, "unreachable": _missing(sess, missing)}
+
+    return _live(request, cluster_id, "tenants", build)
+
+
+@require_GET
+@require_perm("monitoring.view_monitoring")
+def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
+    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
+        facts = monitoring.health_facts(
+            sess, has_cleanup=prereq.has("pg_dist_cleanup"), has_tasks=prereq.has("pg_dist_background_task")
+        )
+        with monitoring.fanout(sess) as missing:
+            reach = monitoring.reachability_now(sess)
+        collection = latest_finished(cluster)
+        checks = health.evaluate(prereq, facts, reach, _missing(sess, missing), collection)
+        return {
+            "checks": checks,
+            "overall": health.overall(checks),
+            "collection": collection,
+            "node_timeout": settings.MONITORING_NODE_TIMEOUT_MS,
+        }
+
+    return _live(request, cluster_id, "health", build)
+
+
+@require_GET
+@require_perm("monitoring.view_monitoring")
+def history(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Only the console's own database: the collector's snapshots over the chosen range."""
+    cluster = cluster_for(request, cluster_id)
+    hours = int(request.GET.get("hours", "24")) if request.GET.get("hours", "24").isdigit() else 24
+    hours = min(max(hours, 1), settings.COLLECTION_RETENTION_DAYS * 24)
+    since = timezone.now() - timedelta(hours=hours)
+    context: dict[str, Any] = {
+        "cluster": cluster,
+        "tab": "history",
+        "tabs": TABS,
+        "hours": hours,
+        "ranges": [(1, "1 h"), (6, "6 h"), (24, "24 h"), (168, "7 days"), (720, "30 days")],
+        "retention_days": settings.COLLECTION_RETENTION_DAYS,
+    }
+    context.update(charts.history(cluster, since))
+    return render(request, "monitoring/history.html", context)
+
+
+@require_POST
+def signal(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Cancel (Operator) or terminate (Operator) one backend by its global pid."""
+    terminate = request.POST.get("action") == "terminate"
+    perm = "monitoring.terminate_session" if terminate else "monitoring.cancel_session"
+    return require_perm(perm)(_signal)(request, cluster_id, terminate)
+
+
+def _signal(request: HttpRequest, cluster_id: int, terminate: bool) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    raw = request.POST.get("global_pid", "")
+    if not raw.isdigit():
+        messages.error(request, "No session chosen.")
+        return redirect("monitoring:activity", cluster_id=cluster.pk)
+    gpid = int(raw)
+    verb = "Terminate" if terminate else "Cancel"
+    try:
+        done = actions.do_signal_backend(
+            request.user, cluster, gpid, terminate=terminate, query=request.POST.get("query", "")
+        )
+    except CitusError as exc:
+        messages.error(request, f"{verb} failed: {exc.page_text()}")
+    else:
+        if done:
+            messages.success(request, f"{verb} sent to global pid {gpid} (node {gpid // 10**10}, pid {gpid % 10**10}).")
+        else:
+            messages.warning(request, f"Global pid {gpid} is no longer running (nothing to {verb.lower()}).")
+    back = "monitoring:locks" if request.POST.get("from") == "locks" else "monitoring:activity"
+    return redirect(back, cluster_id=cluster.pk)
+
+
+@require_POST
+@require_perm("monitoring.reset_stats")
+def reset(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    cluster = cluster_for(request, cluster_id)
+    tenants_too = request.POST.get("what") == "tenants"
+    try:
+        actions.do_reset_stats(request.user, cluster, tenants=tenants_too)
+    except CitusError as exc:
+        messages.error(request, f"Reset failed: {exc.page_text()}")
+    else:
+        messages.success(request, f"{'Tenant' if tenants_too else 'Query'} statistics reset.")
+    return redirect("monitoring:tenants" if tenants_too else "monitoring:queries", cluster_id=cluster.pk)

@@ -1,0 +1,223 @@
+"""The monitoring area against the real cluster (pg_stat_statements preloaded, tracking 'all')."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from audit.models import AuditEntry
+from citusadmin.citus import monitoring
+from citusadmin.citus.connection import count_queries
+from monitoring import collector
+
+
+@pytest.fixture
+def events(citus):
+    with citus.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS mon_events")
+        conn.execute("CREATE TABLE mon_events (tenant_id bigint, id bigint, v int, PRIMARY KEY (tenant_id, id))")
+        conn.execute("SELECT create_distributed_table('mon_events', 'tenant_id', shard_count => 4)")
+        conn.execute("INSERT INTO mon_events SELECT g % 5, g, 0 FROM generate_series(1, 200) g")
+    yield "mon_events"
+    with citus.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS mon_events")
+
+
+def _page(client, url):
+    with count_queries() as counter:
+        started = time.monotonic()
+        response = client.get(url)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.content.decode()[:2000]
+    return response.content.decode(), counter.count, elapsed
+
+
+def test_queries_show_router_and_multi_shard_statements_and_flag_the_latter(client, viewer, cluster_row, events, citus):
+    with citus.connect() as conn:
+        for tenant in (1, 2, 3):
+            conn.execute("SELECT v FROM mon_events WHERE tenant_id = %s AND id = %s", (tenant, tenant + 5))
+        conn.execute("SELECT count(*) FROM mon_events WHERE v >= %s", (0,))
+    client.force_login(viewer)
+    page, statements, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/queries/")
+    assert statements == 2  # what the cluster offers, then the statistics
+    rows = page.split('<tr class="statement ')
+    router = [r for r in rows if "FROM mon_events WHERE tenant_id = $1" in r]
+    multi = [r for r in rows if "count(*) FROM mon_events WHERE v &gt;= $1" in r]
+    assert router and router[0].startswith("routing-router") and "needs-key" not in router[0]
+    assert multi and multi[0].startswith("routing-multi-shard")
+    assert "use the distribution column in WHERE" in multi[0]
+    assert "3 values" in router[0]  # the partition key values seen
+    assert 'id="measured-at"' in page
+
+
+def test_prerequisites_are_explained_instead_of_failing():
+    missing = monitoring.Prerequisites(
+        measured_at=datetime.now(UTC),
+        preload="citus",
+        pgss_created=False,
+        statements_track="none",
+        tenants_track="none",
+        compute_query_id="auto",
+        relations=["citus_stat_statements", "citus_stat_tenants"],
+        superuser=False,
+        pg_monitor=False,
+    )
+    text = " ".join(missing.statements_missing)
+    assert "shared_preload_libraries = 'citus, pg_stat_statements'" in text
+    assert "CREATE EXTENSION pg_stat_statements" in text and "citus.stat_statements_track" in text
+    assert any("stat_tenants_track" in m for m in missing.tenants_missing)
+    assert any("pg_monitor" in m for m in missing.tenants_missing)
+    old = monitoring.Prerequisites(**{**missing.__dict__, "relations": []})
+    assert old.statements_missing == ["This Citus version has no citus_stat_statements view."]
+
+
+def test_the_sandbox_has_every_prerequisite(client, viewer, cluster_row):
+    client.force_login(viewer)
+    page, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/tenants/")
+    assert 'id="prerequisites"' not in page and 'id="tenants"' in page
+
+
+def test_a_blocked_session_shows_in_lock_waits_and_can_be_cancelled(client, operator, cluster_row, events, citus):
+    holder = psycopg.connect(**citus.params)
+    holder.execute("UPDATE mon_events SET v = 1 WHERE tenant_id = 1 AND id = 6")  # transaction left open
+    outcome: dict[str, object] = {}
+
+    def wait_for_lock() -> None:
+        with psycopg.connect(**citus.params, autocommit=True) as waiter:
+            try:
+                waiter.execute("UPDATE mon_events SET v = 2 WHERE tenant_id = 1 AND id = 6")
+                outcome["result"] = "updated"
+            except psycopg.errors.QueryCanceled as exc:
+                outcome["result"] = f"cancelled: {exc}"
+
+    thread = threading.Thread(target=wait_for_lock)
+    thread.start()
+    try:
+        client.force_login(operator)
+        deadline = time.monotonic() + 20
+        page = ""
+        while time.monotonic() < deadline:
+            page, statements, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/locks/")
+            if 'class="lock-wait"' in page:
+                break
+            time.sleep(0.5)
+        assert 'class="lock-wait"' in page and "SET v = 2" in page and "SET v = 1" in page
+        assert statements == 4  # offers, timeouts on, citus_lock_waits, timeouts back
+        waiting = page.split('class="lock-wait"')[1].split("<code>")[1].split("</code>")[0]
+        response = client.post(
+            f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": waiting, "action": "cancel", "from": "locks"}
+        )
+        assert response.status_code == 302
+        thread.join(10)
+        assert str(outcome.get("result", "")).startswith("cancelled"), outcome
+        entry = AuditEntry.objects.get(action="monitoring.cancel_session")
+        assert entry.outcome == "succeeded" and entry.parameters["global_pid"] == int(waiting)
+        assert "pg_cancel_backend" in entry.sql
+    finally:
+        holder.rollback()
+        holder.close()
+        thread.join(10)
+
+
+def test_cancel_and_terminate_need_their_permission(client, viewer, cluster_row):
+    client.force_login(viewer)
+    for action in ("cancel", "terminate"):
+        response = client.post(f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": "10000000001", "action": action})
+        assert response.status_code == 403
+    assert AuditEntry.objects.filter(outcome="denied", action="monitoring.terminate_session").exists()
+    assert client.post(f"/c/{cluster_row.pk}/monitoring/reset/").status_code == 403
+
+
+def test_activity_lists_distributed_sessions_with_their_global_pid(client, operator, cluster_row, events, citus):
+    with psycopg.connect(**citus.params, autocommit=True) as busy:
+        busy.execute("SET application_name = 'mon-sleeper'")
+        thread = threading.Thread(target=lambda: _swallow(busy, "SELECT pg_sleep(4), count(*) FROM mon_events"))
+        thread.start()
+        time.sleep(0.8)
+        client.force_login(operator)
+        page, statements, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/activity/")
+        thread.join(10)
+    assert statements == 4
+    assert "mon-sleeper" in page and "pg_sleep(4)" in page
+    assert "Terminate" in page and "Cancel" in page
+
+
+def _swallow(conn, query):
+    try:
+        conn.execute(query)
+    except psycopg.Error:
+        pass
+
+
+def test_tenant_statistics_appear_for_two_tenants(client, viewer, cluster_row, events, citus):
+    with citus.connect() as conn:
+        conn.execute("SELECT citus_stat_tenants_reset()")
+        for _ in range(3):
+            conn.execute("SELECT * FROM mon_events WHERE tenant_id = 3")
+        conn.execute("SELECT * FROM mon_events WHERE tenant_id = 4")
+    client.force_login(viewer)
+    page, statements, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/tenants/")
+    assert statements == 4
+    tenants = {row.split("<code>")[1].split("</code>")[0]: row for row in page.split('<tr class="tenant">')[1:]}
+    assert {"3", "4"} <= set(tenants)
+    assert "public.mon_events" in tenants["3"] or "mon_events" in tenants["3"]
+
+
+def test_health_turns_red_for_a_stopped_worker_and_green_again(client, viewer, cluster_row, controllable):
+    client.force_login(viewer)
+    url = f"/c/{cluster_row.pk}/monitoring/health/"
+    page, statements, _ = _page(client, url)
+    assert statements == 5  # offers, catalog facts, timeouts on, reachability, timeouts back
+    assert 'id="check-reachable" data-status="green"' in page
+    with controllable.worker_stopped(1):
+        page, statements, elapsed = _page(client, url)
+        assert 'id="check-reachable" data-status="red"' in page
+        assert f"127.0.0.1:{controllable.workers[1].port}" in page
+        assert 'id="overall" data-status="red"' in page
+        assert elapsed < 3
+    page, _, _ = _page(client, url)
+    assert 'id="check-reachable" data-status="green"' in page
+
+
+def test_fan_out_pages_answer_within_3s_with_a_hung_worker_and_name_it(client, viewer, cluster_row, hung_worker):
+    client.force_login(viewer)
+    for tab in ("activity", "locks", "tenants", "health"):
+        page, _, elapsed = _page(client, f"/c/{cluster_row.pk}/monitoring/{tab}/")
+        assert elapsed < 3, (tab, elapsed)
+        assert f"127.0.0.1:{hung_worker.port}" in page, tab
+
+
+def test_history_chart_has_points_after_two_collections(client, viewer, cluster_row, events):
+    collector.collect(cluster_row)
+    collector.collect(cluster_row)
+    client.force_login(viewer)
+    with count_queries() as counter:
+        page = client.get(f"/c/{cluster_row.pk}/monitoring/history/").content.decode()
+    assert counter.count <= 1  # table names only
+    assert "2 collections" in page
+    charts = page.split('<svg class="chart"')[1:]
+    assert len(charts) == 3
+    points = [int(c.split('data-points="')[1].split('"')[0]) for c in charts]
+    assert all(p >= 2 for p in points), points
+    assert "mon_events" in page and "UTC" in page
+    assert "<polyline" in charts[0]
+
+
+def test_the_panel_refreshes_itself_and_can_be_paused(client, viewer, cluster_row):
+    client.force_login(viewer)
+    page, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/health/")
+    assert 'id="pause-refresh"' in page and 'hx-trigger="every 10s"' in page
+    fragment = client.get(f"/c/{cluster_row.pk}/monitoring/health/", HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<div id="panel"') and "<html" not in fragment
+
+
+def test_requesters_do_not_see_monitoring(client, requester, cluster_row):
+    from clusters.models import ClusterAccess
+
+    ClusterAccess.objects.create(user=requester, cluster=cluster_row)
+    client.force_login(requester)
+    assert client.get(f"/c/{cluster_row.pk}/monitoring/activity/").status_code == 403
