@@ -7,6 +7,7 @@ in the legend, so nothing needs hovering.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -117,10 +118,27 @@ def _table_names(cluster: Cluster, relids: list[int]) -> dict[int, str]:
         return {}
 
 
-def _ticks(low: float, high: float, count: int = 4) -> list[float]:
-    if high <= low:
-        return [low]
-    return [low + (high - low) * i / count for i in range(count + 1)]
+def nice_top(value: float, unit: str, ticks: int = 4) -> float:
+    """A round axis maximum: 1, 2, 2.5 or 5 times a power of ten (of 1024 for bytes), at least ``value``;
+    counts get whole-number ticks."""
+    if value <= 0:
+        return float(ticks)
+    scale = 1.0
+    if unit == "bytes":
+        while value / scale >= 1024:
+            scale *= 1024
+    exp = 10 ** math.floor(math.log10(value / scale))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * exp * scale >= value:
+            top = m * exp * scale
+            break
+    if unit == "count" and top < ticks:
+        top = float(ticks)
+    return top
+
+
+def _ticks(high: float, count: int = 4) -> list[float]:
+    return [high * i / count for i in range(count + 1)]
 
 
 def render_svg(chart: Chart) -> SafeString:
@@ -135,7 +153,7 @@ def render_svg(chart: Chart) -> SafeString:
     t0 = min(p[0] for p in points).timestamp()
     t1 = max(p[0] for p in points).timestamp()
     span = (t1 - t0) or 1.0
-    top = max(p[1] for p in points) or 1.0
+    top = nice_top(max(p[1] for p in points), chart.unit)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(at: datetime) -> float:
@@ -150,20 +168,25 @@ def render_svg(chart: Chart) -> SafeString:
         '<text x="{}" y="{}" class="axis" text-anchor="end">{}</text>',
         (
             (LEFT, WIDTH - RIGHT, f"{y(v):.1f}", f"{y(v):.1f}", LEFT - 4, f"{y(v) + 4:.1f}", chart.fmt(v))
-            for v in _ticks(0, top)
+            for v in _ticks(top)
         ),
     )
     long_range = span > 2 * 86400
+    steps = 4 if t1 > t0 else 0  # one collection: one time label
+    anchors = {steps: "end", 0: "start"}
     times = format_html_join(
         "",
-        '<text x="{}" y="{}" class="axis" text-anchor="middle">{}</text>',
+        '<text x="{}" y="{}" class="axis" text-anchor="{}">{}</text>',
         (
             (
-                f"{LEFT + plot_w * i / 4:.1f}",
+                f"{LEFT + (plot_w * i / steps if steps else 0):.1f}",
                 HEIGHT - 8,
-                datetime.fromtimestamp(t0 + span * i / 4, tz=UTC).strftime("%m-%d %H:%M" if long_range else "%H:%M"),
+                anchors.get(i, "middle"),
+                datetime.fromtimestamp(t0 + (span * i / steps if steps else 0), tz=UTC).strftime(
+                    "%m-%d %H:%M" if long_range else "%H:%M:%S" if span < 600 else "%H:%M"
+                ),
             )
-            for i in range(5)
+            for i in range(steps + 1)
         ),
     )
     lines = format_html_join(

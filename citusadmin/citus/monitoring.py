@@ -146,19 +146,20 @@ class Statement:
     total_ms: float | None
     mean_ms: float | None
     rows: int | None
+    distributed: bool  # names a hash-distributed table
 
     @property
     def routing(self) -> str:
-        if self.keyed_calls == self.calls:
+        if self.calls and self.keyed_calls == self.calls:
             return "router"
         if self.keyed_calls:
             return "mixed"
-        return "multi-shard"
+        return "multi-shard" if self.distributed else "no key"
 
     @property
     def needs_key(self) -> bool:
         """Touches every shard without a distribution-column filter (the contract's advice applies)."""
-        return self.keyed_calls == 0 and self.executor == "adaptive"
+        return self.keyed_calls == 0 and self.distributed
 
 
 _STATEMENTS = """
@@ -172,19 +173,27 @@ WITH c AS (
 ), p AS (
   SELECT queryid, userid, dbid, sum(total_exec_time) AS total_ms, sum(rows)::bigint AS rows
     FROM pg_stat_statements(false) GROUP BY 1, 2, 3
+), top AS (
+  SELECT c.queryid, c.query, c.executor, c.calls, COALESCE(c.keyed_calls, 0) AS keyed_calls, c.keys, c.sample_key,
+         p.total_ms, p.total_ms / NULLIF(c.calls, 0) AS mean_ms, p.rows
+    FROM c LEFT JOIN p USING (queryid, userid, dbid)
+   ORDER BY {order} DESC NULLS LAST, c.queryid
+   LIMIT %s
 )
-SELECT c.queryid, c.query, c.executor, c.calls, COALESCE(c.keyed_calls, 0) AS keyed_calls, c.keys, c.sample_key,
-       p.total_ms, p.total_ms / NULLIF(c.calls, 0) AS mean_ms, p.rows
-  FROM c LEFT JOIN p USING (queryid, userid, dbid)
- ORDER BY {order} DESC NULLS LAST, c.queryid
- LIMIT %s
+SELECT top.*,
+       EXISTS (SELECT 1 FROM pg_dist_partition d JOIN pg_class r ON r.oid = d.logicalrelid
+                WHERE d.partmethod = 'h' AND d.partkey IS NOT NULL
+                  AND position(lower(r.relname::text) IN lower(top.query)) > 0) AS distributed
+  FROM top
+ ORDER BY {order_out} DESC NULLS LAST, top.queryid
 """
 
 
 def top_statements(sess: Session, *, order: str = "calls", limit: int = 50) -> list[Statement]:
     """Coordinator-only: citus_stat_statements is node-local (the coordinator plans the queries)."""
     column = {"calls": "c.calls", "time": "p.total_ms"}[order]
-    query = sql.SQL(_STATEMENTS).format(order=sql.SQL(column))
+    column_out = {"calls": "top.calls", "time": "top.total_ms"}[order]
+    query = sql.SQL(_STATEMENTS).format(order=sql.SQL(column), order_out=sql.SQL(column_out))
     return sess.fetch_all(query, (limit,), row=Statement)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ def test_queries_show_router_and_multi_shard_statements_and_flag_the_latter(clie
     client.force_login(viewer)
     page, statements, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/queries/")
     assert statements == 2  # what the cluster offers, then the statistics
+    assert "banner-bad" not in page
     rows = page.split('<tr class="statement ')
     router = [r for r in rows if "FROM mon_events WHERE tenant_id = $1" in r]
     multi = [r for r in rows if "count(*) FROM mon_events WHERE v &gt;= $1" in r]
@@ -52,6 +54,8 @@ def test_queries_show_router_and_multi_shard_statements_and_flag_the_latter(clie
     assert "use the distribution column in WHERE" in multi[0]
     assert "3 values" in router[0]  # the partition key values seen
     assert 'id="measured-at"' in page
+    by_time, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/queries/?order=time")
+    assert "banner-bad" not in by_time and "count(*) FROM mon_events" in by_time
 
 
 def test_prerequisites_are_explained_instead_of_failing():
@@ -126,7 +130,9 @@ def test_a_blocked_session_shows_in_lock_waits_and_can_be_cancelled(client, oper
 def test_cancel_and_terminate_need_their_permission(client, viewer, cluster_row):
     client.force_login(viewer)
     for action in ("cancel", "terminate"):
-        response = client.post(f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": "10000000001", "action": action})
+        response = client.post(
+            f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": "10000000001", "action": action}
+        )
         assert response.status_code == 403
     assert AuditEntry.objects.filter(outcome="denied", action="monitoring.terminate_session").exists()
     assert client.post(f"/c/{cluster_row.pk}/monitoring/reset/").status_code == 403
@@ -147,10 +153,8 @@ def test_activity_lists_distributed_sessions_with_their_global_pid(client, opera
 
 
 def _swallow(conn, query):
-    try:
+    with contextlib.suppress(psycopg.Error):
         conn.execute(query)
-    except psycopg.Error:
-        pass
 
 
 def test_tenant_statistics_appear_for_two_tenants(client, viewer, cluster_row, events, citus):
@@ -221,3 +225,20 @@ def test_requesters_do_not_see_monitoring(client, requester, cluster_row):
     ClusterAccess.objects.create(user=requester, cluster=cluster_row)
     client.force_login(requester)
     assert client.get(f"/c/{cluster_row.pk}/monitoring/activity/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "top"),
+    [
+        (0, "count", 4),
+        (1, "count", 4),
+        (7, "count", 10),
+        (37, "count", 50),
+        (900, "bytes", 1000),
+        (3 * 1024**2, "bytes", 5 * 1024**2),
+    ],
+)
+def test_chart_axes_end_on_round_numbers(value, unit, top):
+    from monitoring.charts import nice_top
+
+    assert nice_top(value, unit) == top
