@@ -50,7 +50,11 @@ def test_roles_hold_named_operation_permissions(db):
     perms = {
         g.name: {f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all()} for g in Group.objects.all()
     }
-    assert perms["Viewer"] == {"clusters.view_cluster", "jobs.view_job"}
+    assert perms["Requester"] == {"clusters.view_cluster", "jobs.view_job", "selfservice.request_change"}
+    assert perms["Viewer"] == perms["Requester"] | {"clusters.view_all_clusters", "monitoring.view_monitoring"}
+    assert {"monitoring.cancel_session", "monitoring.terminate_session"} <= perms["Operator"]
+    assert "monitoring.reset_stats" not in perms["Operator"] and "selfservice.decide_change" not in perms["Operator"]
+    assert {"monitoring.reset_stats", "selfservice.decide_change"} <= perms["Admin"]
     assert "clusters.test_connection" in perms["Operator"] and "clusters.manage_cluster" not in perms["Operator"]
     assert {"clusters.manage_cluster", "clusters.create_extension", "accounts.manage_users"} <= perms["Admin"]
     assert perms["Auditor"] == {"audit.view_audit"}
