@@ -57,8 +57,15 @@ def plan(cluster: Cluster, kind: str, params: dict[str, Any]) -> Plan:
                 problem = f"{colocate_with} is not a hash-distributed table: it cannot be co-located with."
                 return Plan(qualified, "", "", {}, problems=[problem])
             rows = citus_tables.count_rows(sess, info.schema, info.name) if info.kind == "local" else None
+            default_shards = int(sess.scalar("SELECT current_setting('citus.shard_count')::int"))
     if kind == Kind.DISTRIBUTE:
         checks = check_distribute(info, params["column"], colocation, colocate_with, exact_rows=rows)
+        shards = params.get("shard_count") or (colocation.shard_count if colocation else None) or default_shards
+        total_rows = rows if rows is not None else info.estimated_rows
+        checks.warnings.append(
+            f"{shards} shards: about {total_rows // shards:,} rows and {filesizeformat(info.local_bytes // shards)} "
+            "per shard today."
+        )
         job_params = {
             "relation": qualified,
             "column": params["column"],

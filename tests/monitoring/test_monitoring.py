@@ -242,3 +242,42 @@ def test_chart_axes_end_on_round_numbers(value, unit, top):
     from monitoring.charts import nice_top
 
     assert nice_top(value, unit) == top
+
+
+def test_an_operator_terminates_a_session_and_it_is_audited(client, operator, cluster_row, citus):
+    victim = psycopg.connect(**citus.params, autocommit=True)
+    victim.execute("SET application_name = 'mon-victim'")
+    thread = threading.Thread(target=lambda: _swallow(victim, "SELECT pg_sleep(30)"))
+    thread.start()
+    try:
+        client.force_login(operator)
+        deadline = time.monotonic() + 10
+        gpid = None
+        while gpid is None and time.monotonic() < deadline:
+            page, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/activity/")
+            for row in page.split("<tr data-gpid=")[1:]:
+                if "mon-victim" in row:
+                    gpid = row.split('"')[1]
+            time.sleep(0.3)
+        assert gpid is not None
+        response = client.post(f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": gpid, "action": "terminate"})
+        assert response.status_code == 302
+        thread.join(10)
+        assert not thread.is_alive()
+        assert victim.closed or victim.broken
+        entry = AuditEntry.objects.get(action="monitoring.terminate_session")
+        assert entry.outcome == "succeeded" and "pg_terminate_backend" in entry.sql
+    finally:
+        victim.close()
+
+
+def test_an_admin_resets_query_statistics(client, admin, cluster_row, events, citus):
+    with citus.connect() as conn:
+        conn.execute("SELECT count(*) FROM mon_events WHERE v >= %s", (0,))
+    client.force_login(admin)
+    page, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/queries/")
+    assert "FROM mon_events" in page
+    assert client.post(f"/c/{cluster_row.pk}/monitoring/reset/", {"what": "queries"}).status_code == 302
+    page, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/queries/")
+    assert "FROM mon_events" not in page
+    assert AuditEntry.objects.filter(action="monitoring.reset_query_stats", outcome="succeeded").exists()

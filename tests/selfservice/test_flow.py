@@ -58,6 +58,7 @@ def test_a_failing_request_is_saved_but_approved_only_once_it_passes(
         {"kind": "distribute", "table": orders, "column": "tenant_id", "shard_count": 4, "reason": "x"},
     ).content.decode()
     assert "does not include tenant_id" in preview  # the primary key (id) lacks the column
+    assert "4 shards: about 125 rows" in preview  # 500 rows counted exactly
     assert "create_distributed_table(&#x27;public.ss_orders&#x27;" in preview or "create_distributed_table" in preview
     change = _ask(client, cluster_row, kind="distribute", table=orders, column="tenant_id", shard_count=4)
     assert change.state == "pending" and not change.passes
