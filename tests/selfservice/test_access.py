@@ -20,11 +20,14 @@ def two_clusters(db):
 def test_a_requester_sees_only_clusters_given_by_name(client, requester, admin, two_clusters):
     given, hidden = two_clusters
     client.force_login(admin)
+    assert "none given" in client.get("/users/").content.decode()
     response = client.post(f"/users/{requester.pk}/clusters/", {"clusters": [given.pk]})
     assert response.status_code == 302
     assert list(ClusterAccess.objects.filter(user=requester).values_list("cluster__name", flat=True)) == ["team-a"]
     entry = AuditEntry.objects.filter(action="accounts.set_clusters").get()
     assert entry.parameters["clusters"] == ["team-a"] and entry.actor_name == admin.username
+    users_page = client.get("/users/").content.decode()
+    assert "none given" not in users_page and "<summary>team-a</summary>" in users_page
 
     client.force_login(requester)
     listing = client.get("/clusters/").content.decode()
