@@ -282,6 +282,8 @@ if _email_host:
             },
         }
     }
+else:  # nothing is sent (NOTIFY_BY_EMAIL is false); tests swap in the in-memory mailer
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 
 # Monitoring pages that reach every node (activity, lock waits, tenants, health): one statement each,
 # bounded so that a hung worker costs about a second and the page still answers in under 3 s.

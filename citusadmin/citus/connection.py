@@ -241,6 +241,13 @@ def _diagnose(target: ClusterTarget) -> errors.CitusError:
     return errors.PoolExhausted()
 
 
+def _probe(target: ClusterTarget) -> None:
+    try:
+        psycopg.connect(**_connect_kwargs(target, WEB_APPLICATION_NAME)).close()
+    except psycopg.Error as exc:
+        raise errors.translate(exc, connecting=True) from None
+
+
 def _attach_notices(conn: psycopg.Connection[Any], sess: Session) -> Any:
     def handler(diag: psycopg.errors.Diagnostic) -> None:
         if diag.message_primary:
@@ -254,6 +261,10 @@ def _attach_notices(conn: psycopg.Connection[Any], sess: Session) -> Any:
 def session(target: ClusterTarget) -> Iterator[Session]:
     """A pooled session on the coordinator for page requests and short task steps."""
     pool = _pool(target)
+    if pool.get_stats().get("pool_size", 0) == 0:
+        # Cold pool (first use, or idle for max_idle): one direct attempt says at once why a coordinator
+        # that is down cannot be reached, instead of waiting out the pool's timeout.
+        _probe(target)
     try:
         with pool.connection() as conn:
             sess = Session(conn, target)

@@ -281,3 +281,20 @@ def test_an_admin_resets_query_statistics(client, admin, cluster_row, events, ci
     page, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/queries/")
     assert "FROM mon_events" not in page
     assert AuditEntry.objects.filter(action="monitoring.reset_query_stats", outcome="succeeded").exists()
+
+
+@pytest.mark.parametrize("tab", ["health", "queries", "activity", "locks", "tenants", "history"])
+def test_a_coordinator_that_is_down_gives_a_message_not_an_error(client, viewer, tab):
+    from clusters.models import Cluster
+
+    down = Cluster.objects.create(name="down", host="127.0.0.1", port=1)
+    client.force_login(viewer)
+    started = time.monotonic()
+    response = client.get(f"/c/{down.pk}/monitoring/{tab}/")
+    assert time.monotonic() - started < 2  # a refused connection is said at once, not after the pool's timeout
+    assert response.status_code == 200
+    page = response.content.decode()
+    if tab == "history":
+        assert "No measurements in this range yet." in page
+    else:
+        assert 'class="banner banner-bad"' in page and "refused" in page.lower()

@@ -101,3 +101,15 @@ def test_a_requester_cannot_decide_even_by_posting(client, requester, admin, two
     change.refresh_from_db()
     assert change.state == "pending" and change.job is None
     assert AuditEntry.objects.filter(outcome="denied", action="selfservice.decide_change").exists()
+
+
+def test_a_request_against_a_coordinator_that_is_down_is_not_saved(client, requester, two_clusters):
+    given, _ = two_clusters  # port 1: nothing listens
+    ClusterAccess.objects.create(user=requester, cluster=given)
+    client.force_login(requester)
+    response = client.post(
+        f"/requests/c/{given.pk}/new/", {"kind": "analyze", "table": "public.t", "reason": "x", "confirm": "yes"}
+    )
+    assert response.status_code == 200
+    assert 'class="banner banner-bad"' in response.content.decode()
+    assert not ChangeRequest.objects.exists()
