@@ -290,3 +290,5 @@ else:  # nothing is sent (NOTIFY_BY_EMAIL is false); tests swap in the in-memory
 MONITORING_STATEMENT_TIMEOUT_MS = env_int("MONITORING_STATEMENT_TIMEOUT_MS", 2_500, minimum=200)
 MONITORING_NODE_TIMEOUT_MS = env_int("MONITORING_NODE_TIMEOUT_MS", 1_000, minimum=100)
 MONITORING_REFRESH_SECONDS = env_int("MONITORING_REFRESH_SECONDS", 10, minimum=2)
+# Per-table history is kept at every collection for this long, then one collection an hour.
+HISTORY_FULL_RESOLUTION_HOURS = env_int("HISTORY_FULL_RESOLUTION_HOURS", 24, minimum=1)

@@ -33,6 +33,7 @@ class Collection(models.Model):
     connections_error = models.TextField(blank=True)
     max_shared_pool_size = models.IntegerField(null=True, blank=True)
     max_connections = models.IntegerField(null=True, blank=True)
+    thinned = models.BooleanField(default=False)  # per-table rows dropped unless first of its hour
 
     class Meta:
         default_permissions = ()

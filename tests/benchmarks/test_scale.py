@@ -35,6 +35,11 @@ def test_pages_stay_flat_at_scale(client, viewer, cluster_row, citus, coordinato
     t = time.monotonic()
     collection = collect(cluster_row)
     print(f"collector: {time.monotonic() - t:.1f} s (ok={collection.ok}) {collection.sizes_error}")
+    with citus.connect() as conn:  # a workload for the Queries tab: 200 statements on 200 tables
+        for i in range(1, min(TABLES, 200) + 1):
+            conn.execute(f"SELECT count(*) FROM bench_{i}")
+            conn.execute(f"SELECT v FROM bench_{i} WHERE id = 1")
+    collect(cluster_row)
     client.force_login(viewer)
     for url in (
         f"/c/{cluster_row.pk}/",
@@ -43,6 +48,12 @@ def test_pages_stay_flat_at_scale(client, viewer, cluster_row, citus, coordinato
         f"/c/{cluster_row.pk}/tables/?sort=shards",
         f"/c/{cluster_row.pk}/tables/{relid}/",
         f"/c/{cluster_row.pk}/placements/",
+        f"/c/{cluster_row.pk}/monitoring/health/",
+        f"/c/{cluster_row.pk}/monitoring/queries/",
+        f"/c/{cluster_row.pk}/monitoring/activity/",
+        f"/c/{cluster_row.pk}/monitoring/locks/",
+        f"/c/{cluster_row.pk}/monitoring/tenants/",
+        f"/c/{cluster_row.pk}/monitoring/history/?hours=720",
     ):
         client.get(url)
         before = coordinator_queries.count
@@ -52,4 +63,4 @@ def test_pages_stay_flat_at_scale(client, viewer, cluster_row, citus, coordinato
         elapsed = (time.monotonic() - t) * 1000
         statements = coordinator_queries.count - before
         print(f"{url:40} {response.status_code} coordinator={statements} app={len(app)} {elapsed:.0f} ms")
-        assert response.status_code == 200 and statements <= 3
+        assert response.status_code == 200 and statements <= (5 if "/monitoring/" in url else 3)

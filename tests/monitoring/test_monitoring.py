@@ -298,3 +298,34 @@ def test_a_coordinator_that_is_down_gives_a_message_not_an_error(client, viewer,
         assert "No measurements in this range yet." in page
     else:
         assert 'class="banner banner-bad"' in page and "refused" in page.lower()
+
+
+def test_per_table_history_is_thinned_to_one_collection_an_hour(db, settings):
+    from datetime import timedelta
+
+    from clusters.models import Cluster
+    from monitoring.models import Collection, NodeSnapshot, TableSnapshot
+
+    settings.HISTORY_FULL_RESOLUTION_HOURS = 2
+    cluster = Cluster.objects.create(name="thin", host="127.0.0.1", port=1)
+    now = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
+    made = {}
+    for label, at in {
+        "old-a": now.replace(hour=9, minute=5),
+        "old-b": now.replace(hour=9, minute=20),
+        "old-c": now.replace(hour=9, minute=40),
+        "old-next-hour": now.replace(hour=10, minute=1),
+        "recent": now - timedelta(minutes=30),
+    }.items():
+        c = Collection.objects.create(cluster=cluster, started_at=at, measured_at=at, finished=True, ok=True)
+        NodeSnapshot.objects.create(collection=c, nodeid=1, groupid=1, nodename="w", nodeport=1, bytes=1)
+        TableSnapshot.objects.bulk_create(
+            TableSnapshot(collection=c, relid=r, bytes=r, shards=4, sized_shards=4) for r in (1, 2)
+        )
+        made[label] = c
+    collector.prune(now)
+    rows = {label: TableSnapshot.objects.filter(collection=c).count() for label, c in made.items()}
+    assert rows == {"old-a": 2, "old-b": 0, "old-c": 0, "old-next-hour": 2, "recent": 2}
+    assert NodeSnapshot.objects.count() == 5  # node history stays at full resolution
+    collector.prune(now + timedelta(minutes=5))  # again: nothing more is lost
+    assert TableSnapshot.objects.count() == 6
