@@ -185,7 +185,7 @@ def signal(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Cancel (Operator) or terminate (Operator) one backend by its global pid."""
     terminate = request.POST.get("action") == "terminate"
     perm = "monitoring.terminate_session" if terminate else "monitoring.cancel_session"
-    return require_perm(perm)(_signal)(request, cluster_id, terminate)
+    return require_perm(perm)(_signal)(request, cluster_id=cluster_id, terminate=terminate)
 
 
 def _signal(request: HttpRequest, cluster_id: int, terminate: bool) -> HttpResponse:

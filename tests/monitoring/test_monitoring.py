@@ -134,7 +134,8 @@ def test_cancel_and_terminate_need_their_permission(client, viewer, cluster_row)
             f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": "10000000001", "action": action}
         )
         assert response.status_code == 403
-    assert AuditEntry.objects.filter(outcome="denied", action="monitoring.terminate_session").exists()
+    denied = AuditEntry.objects.get(outcome="denied", action="monitoring.terminate_session")
+    assert denied.cluster_id == cluster_row.pk and denied.actor_name == viewer.username
     assert client.post(f"/c/{cluster_row.pk}/monitoring/reset/").status_code == 403
 
 
@@ -329,3 +330,40 @@ def test_per_table_history_is_thinned_to_one_collection_an_hour(db, settings):
     assert NodeSnapshot.objects.count() == 5  # node history stays at full resolution
     collector.prune(now + timedelta(minutes=5))  # again: nothing more is lost
     assert TableSnapshot.objects.count() == 6
+
+
+def test_each_health_check_gives_its_colour_reason_and_fix():
+    from monitoring import health
+
+    prereq = monitoring.Prerequisites(
+        measured_at=datetime.now(UTC),
+        preload="citus,pg_stat_statements",
+        pgss_created=True,
+        statements_track="all",
+        tenants_track="all",
+        compute_query_id="on",
+        relations=list(monitoring.VIEWS),
+        superuser=True,
+        pg_monitor=True,
+    )
+    facts = monitoring.HealthFacts(
+        measured_at=datetime.now(UTC),
+        inactive_nodes=["w3:5432"],
+        unsynced_nodes=[],
+        cleanup_records=2,
+        cleanup_oldest="public.t_102008",
+        failed_tasks=["job 7 task 9: could not connect"],
+        retrying_tasks=[],
+        reference_tables=3,
+        nodes_missing_reference=["w2:5432 (1 of 3)"],
+        metadata_nodes=3,
+    )
+    reach = [monitoring.Reachability(1, "w1:5432", True), monitoring.Reachability(2, "w2:5432", True)]
+    checks = {c.key: c for c in health.evaluate(prereq, facts, reach, [], None)}
+    assert checks["reachable"].status == "green" and checks["metadata"].status == "green"
+    assert checks["inactive"].status == "amber" and "w3:5432" in checks["inactive"].reason
+    assert checks["cleanup"].status == "amber" and "citus_cleanup_orphaned_resources" in checks["cleanup"].fix
+    assert checks["tasks"].status == "red" and "could not connect" in checks["tasks"].reason
+    assert checks["reference"].status == "red" and checks["reference"].fix == "SELECT replicate_reference_tables();"
+    assert checks["skew"].status == "unknown" and "Not measured yet" in checks["skew"].reason
+    assert health.overall(list(checks.values())) == "red"
