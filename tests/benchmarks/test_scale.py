@@ -23,6 +23,7 @@ TABLES = int(os.environ.get("CITUSADMIN_BENCH_TABLES", "5000"))
 SHARDS = int(os.environ.get("CITUSADMIN_BENCH_SHARDS", "32"))
 
 
+@pytest.mark.timeout(1800)  # building 160,000 shards takes minutes
 def test_pages_stay_flat_at_scale(client, viewer, cluster_row, citus, coordinator_queries):
     started = time.monotonic()
     with citus.connect() as conn:
