@@ -113,3 +113,41 @@ def test_a_request_against_a_coordinator_that_is_down_is_not_saved(client, reque
     assert response.status_code == 200
     assert 'class="banner banner-bad"' in response.content.decode()
     assert not ChangeRequest.objects.exists()
+
+
+def _requests(cluster, user, count):
+    ChangeRequest.objects.bulk_create(
+        ChangeRequest(
+            cluster=cluster,
+            kind="analyze",
+            target=f"public.t{i}",
+            statement=f"ANALYZE t{i}",
+            checked_at="2026-01-01T00:00:00Z",
+            requested_by=user,
+            requested_by_name=user.username,
+        )
+        for i in range(count)
+    )
+
+
+def test_the_request_list_and_inbox_cost_the_same_at_any_length(client, admin, requester, two_clusters):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from selfservice.models import Notification
+
+    given, _ = two_clusters
+    client.force_login(admin)
+    client.get("/requests/")  # the first request also loads the session and permissions
+    counts = []
+    for size in (3, 120):
+        _requests(given, requester, size)
+        Notification.objects.bulk_create(Notification(user=admin, text=f"n{i}") for i in range(size))
+        with CaptureQueriesContext(connection) as listing:
+            page = client.get("/requests/").content.decode()
+        with CaptureQueriesContext(connection) as inbox:
+            client.get("/requests/inbox/")
+        counts.append((len(listing), len(inbox)))
+    assert counts[0] == counts[1], counts
+    assert page.count('<tr><td><a href="/requests/') == 50  # one page; the next by key
+    assert "Older →" in page
