@@ -264,6 +264,7 @@ LOGGING = {
 }
 
 # E-mail for notifications: off unless CITUSADMIN_EMAIL_HOST is set (in-app notifications always work).
+# Without it MAILERS stays undefined and nothing is ever sent.
 _email_host = env_str("EMAIL_HOST", "")
 NOTIFY_BY_EMAIL = bool(_email_host)
 _email_password_given = bool(env_str("EMAIL_PASSWORD", "") or env_str("EMAIL_PASSWORD_FILE", ""))
@@ -282,8 +283,6 @@ if _email_host:
             },
         }
     }
-else:  # nothing is sent (NOTIFY_BY_EMAIL is false); tests swap in the in-memory mailer
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 
 # Monitoring pages that reach every node (activity, lock waits, tenants, health): one statement each,
 # bounded so that a hung worker costs about a second and the page still answers in under 3 s.

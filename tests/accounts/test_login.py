@@ -123,3 +123,26 @@ def test_deploy_check_is_clean_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_email_settings_build_an_smtp_mailer_and_keep_the_password_out_of_sight(tmp_path):
+    secret = tmp_path / "smtp-password"
+    secret.write_text("s3cret-smtp\n")
+    result = _run_settings(
+        {
+            "CITUSADMIN_HTTPS": "true",
+            "CITUSADMIN_DEBUG": "false",
+            "CITUSADMIN_VAR_DIR": str(tmp_path),
+            "CITUSADMIN_ALLOWED_HOSTS": "citusadmin.example.com",
+            "CITUSADMIN_EMAIL_HOST": "smtp.example.com",
+            "CITUSADMIN_EMAIL_USER": "console",
+            "CITUSADMIN_EMAIL_PASSWORD_FILE": str(secret),
+        },
+        "import django; django.setup(); from django.conf import settings; from django.core.management import"
+        " call_command; o = settings.MAILERS['default']['OPTIONS'];"
+        " print(settings.NOTIFY_BY_EMAIL, o['host'], o['port'], o['username'], o['password'] == 's3cret-smtp');"
+        " call_command('check', '--deploy', '--fail-level', 'WARNING')",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "True smtp.example.com 587 console True" in result.stdout
+    assert "s3cret" not in result.stdout + result.stderr

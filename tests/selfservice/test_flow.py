@@ -46,6 +46,7 @@ def test_a_failing_request_is_saved_but_approved_only_once_it_passes(
     client, requester, admin, second_admin, cluster_row, orders, citus, job_worker, settings
 ):
     settings.NOTIFY_BY_EMAIL = True
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     requester.email, admin.email = "rita@example.test", "alice@example.test"
     requester.save()
     admin.save()
