@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from citusadmin.citus import monitoring
+from citusadmin.citus.nodes import Node
 from monitoring.collector import is_stale
 from monitoring.models import Collection
+from nodes import health as node_health
 
 GREEN, AMBER, RED, UNKNOWN = "green", "amber", "red", "unknown"
 _RANK = {GREEN: 0, UNKNOWN: 1, AMBER: 2, RED: 3}
@@ -30,53 +33,61 @@ def overall(checks: list[Check]) -> str:
 
 def evaluate(
     prereq: monitoring.Prerequisites,
+    nodes: list[Node],
     facts: monitoring.HealthFacts,
-    reach: list[monitoring.Reachability],
     unreachable: list[str],
     collection: Collection | None,
 ) -> list[Check]:
-    checks = [_reachable(reach, unreachable)]
-    if facts.inactive_nodes:
+    """``nodes`` from ``citus.nodes.list_nodes`` (the overview's statement), ``facts`` from
+    ``monitoring.health_facts``; thresholds shared with the overview's banners (``nodes.health``)."""
+    primaries = [n for n in nodes if n.noderole == "primary"]
+    checks = [_reachable(primaries, facts.reach, unreachable)]
+    inactive = [n.address for n in primaries if not n.isactive]
+    if inactive:
         checks.append(
             Check(
                 "inactive",
                 "Inactive nodes",
                 AMBER,
-                f"Disabled (isactive = false): {', '.join(facts.inactive_nodes)}. Queries needing their shards fail.",
+                f"Disabled (isactive = false): {', '.join(inactive)}. Queries needing their shards fail.",
                 "Bring the node back, then activate it on the Nodes page (citus_activate_node).",
             )
         )
     else:
         checks.append(Check("inactive", "Inactive nodes", GREEN, "Every node is active."))
-    if facts.unsynced_nodes:
+    unsynced = [n.address for n in primaries if n.isactive and n.metadata_out_of_sync]
+    if unsynced:
         checks.append(
             Check(
                 "metadata",
                 "Metadata synced",
                 AMBER,
-                f"Metadata not yet synced to {', '.join(facts.unsynced_nodes)}; the maintenance daemon retries.",
+                f"Metadata not yet synced to {', '.join(unsynced)}; the maintenance daemon retries.",
                 "If it persists, check the node is reachable; SELECT start_metadata_sync_to_all_nodes(); forces it.",
             )
         )
     else:
-        checks.append(Check("metadata", "Metadata synced", GREEN, f"Synced on all {facts.metadata_nodes} nodes."))
+        synced = sum(1 for n in primaries if n.hasmetadata)
+        checks.append(Check("metadata", "Metadata synced", GREEN, f"Synced on all {synced} nodes."))
     checks.append(_cleanup(prereq, facts))
     checks.append(_tasks(prereq, facts))
-    if facts.nodes_missing_reference:
+    missing = [
+        f"{n.address} ({n.missing_reference_placements} missing)"
+        for n in primaries
+        if n.isactive and n.missing_reference_placements
+    ]
+    if missing:
         checks.append(
             Check(
                 "reference",
                 "Reference tables on every node",
                 RED,
-                f"{facts.reference_tables} reference-table shards; missing on: "
-                f"{', '.join(facts.nodes_missing_reference)}. Joins with reference tables fail on those nodes.",
+                f"Reference-table shards missing on: {', '.join(missing)}. Joins with reference tables fail there.",
                 "SELECT replicate_reference_tables();",
             )
         )
     else:
-        checks.append(
-            Check("reference", "Reference tables on every node", GREEN, f"{facts.reference_tables} reference shards.")
-        )
+        checks.append(Check("reference", "Reference tables on every node", GREEN, "Every active node has them."))
     checks.extend(_from_collection(collection))
     statements = prereq.statements_missing
     tenants = prereq.tenants_missing
@@ -99,8 +110,9 @@ def evaluate(
     return checks
 
 
-def _reachable(reach: list[monitoring.Reachability], unreachable: list[str]) -> Check:
-    down = [r.address for r in reach if not r.reachable]
+def _reachable(nodes: list[Node], reach: list[monitoring.Reachability], unreachable: list[str]) -> Check:
+    address = {n.nodeid: n.address for n in nodes}
+    down = [address.get(r.nodeid, f"node {r.nodeid}") for r in reach if not r.reachable]
     down += [u for u in unreachable if u not in down]
     if not reach and not down:
         return Check("reachable", "Nodes reachable", UNKNOWN, "The check did not run.")
@@ -161,39 +173,38 @@ def _from_collection(collection: Collection | None) -> list[Check]:
         ]
     when = collection.measured_at.strftime("%Y-%m-%d %H:%M:%S UTC") if collection.measured_at else ""
     stale = " (stale: older than two collector intervals)" if is_stale(collection) else ""
-    nodes = [n for n in collection.nodes.all() if n.shouldhaveshards]
-    sized = [n.bytes for n in nodes if n.bytes is not None]
+    snapshots = list(collection.nodes.all())
+    sized = {n.address: n.bytes for n in snapshots if n.shouldhaveshards and n.bytes is not None}
+    threshold = settings.SKEW_THRESHOLD_PERCENT
     checks = []
+    spread = node_health.skew(sized) if len(sized) >= 2 else None
     if len(sized) < 2:
         checks.append(Check("skew", "Shard-size skew", UNKNOWN, "Fewer than two measured nodes.", measured=when))
+    elif spread is None or spread[0] <= threshold or max(sized.values()) <= node_health.SKEW_MIN_BYTES:
+        big, small = max(sized.values()), min(sized.values())
+        checks.append(
+            Check(
+                "skew",
+                "Shard-size skew",
+                GREEN,
+                f"Largest node {filesizeformat(big)}, smallest {filesizeformat(small)}{stale}.",
+                measured=when,
+            )
+        )
     else:
-        big, small = max(sized), min(sized)
-        ratio = big / small if small else (float("inf") if big else 1.0)
-        if big - small < 64 * 1024 * 1024 or ratio < 1.5:
-            checks.append(
-                Check(
-                    "skew",
-                    "Shard-size skew",
-                    GREEN,
-                    f"Largest node {filesizeformat(big)}, smallest {filesizeformat(small)}{stale}.",
-                    measured=when,
-                )
+        checks.append(
+            Check(
+                "skew",
+                "Shard-size skew",
+                AMBER,
+                f"{spread[1]} holds {filesizeformat(sized[spread[1]])}, {spread[2]} holds "
+                f"{filesizeformat(sized[spread[2]])}: {spread[0]:.0f}% of the mean apart (threshold {threshold}%)"
+                f"{stale}.",
+                "Preview a rebalance with the by_disk_size strategy (Jobs → Rebalance).",
+                measured=when,
             )
-        else:
-            checks.append(
-                Check(
-                    "skew",
-                    "Shard-size skew",
-                    AMBER,
-                    f"Largest node holds {filesizeformat(big)}, smallest {filesizeformat(small)} "
-                    f"({ratio:.1f} times){stale}.",
-                    "Preview a rebalance with the by_disk_size strategy (Jobs → Rebalance).",
-                    measured=when,
-                )
-            )
-    used = sum(n.connections or 0 for n in collection.nodes.all())
-    pool = collection.max_shared_pool_size or 0  # 0 means "max_connections", -1 "no limit"
-    limit = pool if pool > 0 else (None if pool < 0 else collection.max_connections)
+        )
+    limit = node_health.connection_limit(collection)
     if collection.connections_error or not limit:
         checks.append(
             Check(
@@ -205,9 +216,10 @@ def _from_collection(collection: Collection | None) -> list[Check]:
             )
         )
     else:
-        per_node = max((n.connections or 0 for n in collection.nodes.all()), default=0)
+        used = sum(n.connections or 0 for n in snapshots)
+        per_node = max((n.connections or 0 for n in snapshots), default=0)
         share = per_node / limit
-        status = RED if share >= 0.95 else AMBER if share >= 0.8 else GREEN
+        status = RED if share >= 0.95 else AMBER if share >= node_health.CONNECTIONS_NEAR_LIMIT else GREEN
         checks.append(
             Check(
                 "connections",

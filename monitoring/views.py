@@ -21,6 +21,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from citusadmin.citus import monitoring
+from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import Session, session
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
@@ -143,13 +144,15 @@ def tenants(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 @require_perm("monitoring.view_monitoring")
 def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
-        facts = monitoring.health_facts(
-            sess, has_cleanup=prereq.has("pg_dist_cleanup"), has_tasks=prereq.has("pg_dist_background_task")
-        )
+        nodes = citus_nodes.list_nodes(sess)
         with monitoring.fanout(sess) as missing:
-            reach = monitoring.reachability_now(sess)
+            facts = monitoring.health_facts(
+                sess, has_cleanup=prereq.has("pg_dist_cleanup"), has_tasks=prereq.has("pg_dist_background_task")
+            )
         collection = latest_finished(cluster)
-        checks = health.evaluate(prereq, facts, reach, _missing(sess, missing), collection)
+        names = {n.nodeid: n.address for n in nodes}
+        unreachable = [names.get(n, f"node {n}") for n in missing]
+        checks = health.evaluate(prereq, nodes, facts, unreachable, collection)
         return {
             "checks": checks,
             "overall": health.overall(checks),

@@ -51,7 +51,8 @@ def total_bytes(views: list[NodeView]) -> tuple[int, list[str]]:
     return known, unknown
 
 
-def _skew(values: dict[str, int]) -> tuple[float, str, str] | None:
+def skew(values: dict[str, int]) -> tuple[float, str, str] | None:
+    """(spread between the largest and smallest value as a percentage of the mean, largest, smallest)."""
     if len(values) < 2:
         return None
     mean = sum(values.values()) / len(values)
@@ -60,6 +61,19 @@ def _skew(values: dict[str, int]) -> tuple[float, str, str] | None:
     high = max(values, key=lambda k: values[k])
     low = min(values, key=lambda k: values[k])
     return (values[high] - values[low]) / mean * 100, high, low
+
+
+SKEW_MIN_BYTES = 1024 * 1024  # below this, differences between nodes are noise
+CONNECTIONS_NEAR_LIMIT = 0.8
+
+
+def connection_limit(collection: Collection) -> int | None:
+    """Connections the coordinator may hold to one node: citus.max_shared_pool_size, where 0 means
+    max_connections and -1 no limit (None)."""
+    limit = collection.max_shared_pool_size
+    if limit is not None and limit == 0:
+        limit = collection.max_connections
+    return limit if limit and limit > 0 else None
 
 
 def banners(views: list[NodeView], collection: Collection | None) -> list[Banner]:
@@ -118,12 +132,10 @@ def banners(views: list[NodeView], collection: Collection | None) -> list[Banner
         found.append(
             Banner("bad", "The last measurement failed", collection.error, "Check the connection on the cluster page.")
         )
-    limit = collection.max_shared_pool_size
-    if limit is not None and limit == 0:
-        limit = collection.max_connections  # 0 means "the same as max_connections"
-    if limit and limit > 0:
+    limit = connection_limit(collection)
+    if limit:
         for v in views:
-            if v.connections is not None and v.connections >= 0.8 * limit:
+            if v.connections is not None and v.connections >= CONNECTIONS_NEAR_LIMIT * limit:
                 found.append(
                     Banner(
                         "warn",
@@ -137,26 +149,27 @@ def banners(views: list[NodeView], collection: Collection | None) -> list[Banner
     holders = [v for v in views if v.node.shouldhaveshards and not v.node.is_coordinator and v.node.isactive]
     sizes = {v.node.address: v.bytes for v in holders if v.bytes is not None}
     if len(sizes) == len(holders):
-        skew = _skew({k: int(b) for k, b in sizes.items()})
-        if skew and skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(sizes.values()) > 1024 * 1024:
+        data_skew = skew({k: int(b) for k, b in sizes.items()})
+        if data_skew and data_skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(sizes.values()) > SKEW_MIN_BYTES:
             found.append(
                 Banner(
                     "warn",
                     "Data is skewed across nodes",
-                    f"{skew[1]} holds {filesizeformat(sizes[skew[1]])}, "
-                    f"{skew[2]} holds {filesizeformat(sizes[skew[2]])}: "
-                    f"{skew[0]:.0f}% of the mean apart (threshold {settings.SKEW_THRESHOLD_PERCENT}%).",
+                    f"{data_skew[1]} holds {filesizeformat(sizes[data_skew[1]])}, "
+                    f"{data_skew[2]} holds {filesizeformat(sizes[data_skew[2]])}: "
+                    f"{data_skew[0]:.0f}% of the mean apart (threshold {settings.SKEW_THRESHOLD_PERCENT}%).",
                     "Preview a rebalance; consider the by_disk_size strategy.",
                 )
             )
     counts = {v.node.address: v.node.placements for v in holders}
-    skew = _skew(counts)
-    if skew and skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(counts.values()) >= 4:
+    count_skew = skew(counts)
+    if count_skew and count_skew[0] > settings.SKEW_THRESHOLD_PERCENT and max(counts.values()) >= 4:
         found.append(
             Banner(
                 "warn",
                 "Shard counts are uneven",
-                f"{skew[1]} holds {counts[skew[1]]} placements, {skew[2]} holds {counts[skew[2]]}.",
+                f"{count_skew[1]} holds {counts[count_skew[1]]} placements, "
+                f"{count_skew[2]} holds {counts[count_skew[2]]}.",
                 "Preview a rebalance (a newly added worker holds no shards until one runs).",
             )
         )

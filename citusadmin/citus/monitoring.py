@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from psycopg import sql
@@ -330,42 +331,37 @@ def tenants(sess: Session, *, limit: int = 50) -> list[Tenant]:
 
 
 @dataclass(frozen=True)
+class Reachability:
+    nodeid: int
+    reachable: bool
+
+
+@dataclass(frozen=True)
 class HealthFacts:
-    """Catalog facts for the health page, from one coordinator statement (no fan-out)."""
+    """What the health page needs beyond ``nodes.list_nodes``: leftovers, background tasks, and whether
+    the coordinator reaches each active node now. One statement; run it inside ``fanout``."""
 
     measured_at: datetime
-    inactive_nodes: list[str]
-    unsynced_nodes: list[str]
     cleanup_records: int | None
     cleanup_oldest: str | None
     failed_tasks: list[str]
     retrying_tasks: list[str]
-    reference_tables: int
-    nodes_missing_reference: list[str]
-    metadata_nodes: int = 0
+    reachability: list[dict[str, Any]]  # [{"nodeid": n, "reachable": bool}]
+
+    @property
+    def reach(self) -> list[Reachability]:
+        return [Reachability(int(r["nodeid"]), bool(r["reachable"])) for r in self.reachability]
 
 
 _HEALTH = """
-WITH ref AS (SELECT s.shardid FROM pg_dist_partition p JOIN pg_dist_shard s USING (logicalrelid)
-              WHERE p.partmethod = 'n' AND p.repmodel = 't'),
-     nodes AS (SELECT n.*, (SELECT count(*) FROM pg_dist_placement pl JOIN ref USING (shardid)
-                             WHERE pl.groupid = n.groupid) AS ref_here
-                 FROM pg_dist_node n WHERE n.noderole = 'primary')
 SELECT now() AS measured_at,
-       ARRAY(SELECT format('%s:%s', nodename, nodeport) FROM nodes
-              WHERE NOT isactive ORDER BY nodeid) AS inactive_nodes,
-       ARRAY(SELECT format('%s:%s', nodename, nodeport) FROM nodes
-              WHERE isactive AND hasmetadata AND NOT metadatasynced ORDER BY nodeid) AS unsynced_nodes,
        {cleanup},
        {tasks},
-       (SELECT count(*) FROM ref)::int AS reference_tables,
-       ARRAY(SELECT format('%s:%s (%s of %s)', nodename, nodeport, ref_here, (SELECT count(*) FROM ref))
-               FROM nodes
-              WHERE isactive AND ref_here < (SELECT count(*) FROM ref)
-                AND (groupid <> 0 OR EXISTS (SELECT 1 FROM pg_dist_placement pl JOIN ref USING (shardid)
-                                              WHERE pl.groupid = 0))
-              ORDER BY nodeid) AS nodes_missing_reference,
-       (SELECT count(*) FROM nodes WHERE hasmetadata)::int AS metadata_nodes
+       COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                          'nodeid', nodeid,
+                          'reachable', COALESCE(citus_check_connection_to_node(nodename, nodeport), false))
+                        ORDER BY nodeid)
+                   FROM pg_dist_node WHERE isactive AND noderole = 'primary'), '[]') AS reachability
 """
 
 
@@ -393,23 +389,6 @@ def health_facts(sess: Session, *, has_cleanup: bool, has_tasks: bool) -> Health
     row = sess.fetch_one(health_facts_sql(has_cleanup=has_cleanup, has_tasks=has_tasks), row=HealthFacts)
     assert row is not None
     return row
-
-
-@dataclass(frozen=True)
-class Reachability:
-    nodeid: int
-    address: str
-    reachable: bool | None
-
-
-def reachability_now(sess: Session) -> list[Reachability]:
-    """One statement: the coordinator tries each active primary node (inside ``fanout``)."""
-    return sess.fetch_all(
-        "SELECT nodeid, format('%s:%s', nodename, nodeport) AS address, "
-        "citus_check_connection_to_node(nodename, nodeport) AS reachable "
-        "FROM pg_dist_node WHERE isactive AND noderole = 'primary' ORDER BY nodeid",
-        row=Reachability,
-    )
 
 
 @dataclass(frozen=True)

@@ -346,20 +346,35 @@ def test_each_health_check_gives_its_colour_reason_and_fix():
         superuser=True,
         pg_monitor=True,
     )
+    from citusadmin.citus.nodes import Node
+
+    def node(nodeid, active=True, missing_reference=0):
+        return Node(
+            nodeid=nodeid,
+            groupid=nodeid,
+            nodename=f"w{nodeid}",
+            nodeport=5432,
+            noderole="primary",
+            nodecluster="default",
+            isactive=active,
+            hasmetadata=True,
+            metadatasynced=True,
+            shouldhaveshards=True,
+            placements=4,
+            reference_placements=3 - missing_reference,
+            missing_reference_placements=missing_reference,
+        )
+
+    nodes = [node(1), node(2, missing_reference=1), node(3, active=False)]
     facts = monitoring.HealthFacts(
         measured_at=datetime.now(UTC),
-        inactive_nodes=["w3:5432"],
-        unsynced_nodes=[],
         cleanup_records=2,
         cleanup_oldest="public.t_102008",
         failed_tasks=["job 7 task 9: could not connect"],
         retrying_tasks=[],
-        reference_tables=3,
-        nodes_missing_reference=["w2:5432 (1 of 3)"],
-        metadata_nodes=3,
+        reachability=[{"nodeid": 1, "reachable": True}, {"nodeid": 2, "reachable": True}],
     )
-    reach = [monitoring.Reachability(1, "w1:5432", True), monitoring.Reachability(2, "w2:5432", True)]
-    checks = {c.key: c for c in health.evaluate(prereq, facts, reach, [], None)}
+    checks = {c.key: c for c in health.evaluate(prereq, nodes, facts, [], None)}
     assert checks["reachable"].status == "green" and checks["metadata"].status == "green"
     assert checks["inactive"].status == "amber" and "w3:5432" in checks["inactive"].reason
     assert checks["cleanup"].status == "amber" and "citus_cleanup_orphaned_resources" in checks["cleanup"].fix
