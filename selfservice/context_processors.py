@@ -1,10 +1,12 @@
-"""The unread-notification count in the layout: one indexed count, only for users who get them."""
+"""The unread-notification count in the layout: one indexed count, only for users who get them, and
+only when a template shows it (polled fragments, such as a job's progress, never pay for it)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from selfservice.models import Notification
 
@@ -15,4 +17,8 @@ def inbox(request: HttpRequest) -> dict[str, Any]:
         return {}
     if not (user.has_perm("selfservice.request_change") or user.has_perm("selfservice.decide_change")):
         return {}
-    return {"unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count()}
+    return {
+        "unread_notifications": SimpleLazyObject(
+            lambda: Notification.objects.filter(user=user, read_at__isnull=True).count()
+        )
+    }

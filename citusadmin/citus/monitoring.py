@@ -404,10 +404,16 @@ def node_names(sess: Session) -> dict[int, str]:
     return {r.nodeid: r.address for r in rows}
 
 
+@dataclass(frozen=True)
+class RelationName:
+    relid: int
+    name: str
+
+
 def relation_names(sess: Session, relids: list[int]) -> dict[int, str]:
     rows = sess.fetch_all(
-        "SELECT oid::bigint AS nodeid, oid::regclass::text AS address FROM pg_class WHERE oid = ANY(%s::oid[])",
+        "SELECT oid::bigint AS relid, oid::regclass::text AS name FROM pg_class WHERE oid = ANY(%s::oid[])",
         (relids,),
-        row=NodeName,
+        row=RelationName,
     )
-    return {r.nodeid: r.address for r in rows}
+    return {r.relid: r.name for r in rows}

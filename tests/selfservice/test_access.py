@@ -151,3 +151,19 @@ def test_the_request_list_and_inbox_cost_the_same_at_any_length(client, admin, r
     assert counts[0] == counts[1], counts
     assert page.count('<tr><td><a href="/requests/') == 50  # one page; the next by key
     assert "Older →" in page
+
+
+def test_a_polled_job_fragment_does_not_count_notifications_but_the_page_does(client, viewer, two_clusters):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    given, _ = two_clusters
+    job = Job.objects.create(cluster=given, kind="analyze", target="public.a", actor_name="x", state="running")
+    client.force_login(viewer)
+    client.get(f"/jobs/{job.pk}/")
+    with CaptureQueriesContext(connection) as poll:
+        client.get(f"/jobs/{job.pk}/progress/", HTTP_HX_REQUEST="true")
+    with CaptureQueriesContext(connection) as page:
+        client.get(f"/jobs/{job.pk}/")
+    assert not any("selfservice_notification" in q["sql"] for q in poll.captured_queries)
+    assert sum("selfservice_notification" in q["sql"] for q in page.captured_queries) == 1
