@@ -77,7 +77,11 @@ def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_perm("accounts.manage_users")
 def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
-    active = request.POST.get("active") == "1"
+    choice = request.POST.get("active")
+    if choice not in ("0", "1"):  # an empty or odd POST must never deactivate anyone
+        messages.error(request, "Say whether the account should be active (active=1) or not (active=0).")
+        return redirect("accounts:users")
+    active = choice == "1"
     try:
         actions.do_set_active(request.user, user, active)
     except ValueError as exc:

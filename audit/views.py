@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from audit.chain import verify
 from audit.models import AuditEntry
 from citusadmin.pagination import keyset_page
+from citusadmin.params import parse_int
 
 PAGE_SIZE = 50
 FILTERS = ("since", "until", "actor", "cluster", "action", "target", "outcome", "q", "job")
@@ -72,8 +73,8 @@ def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEntry], dict[str, str]
         entries = entries.filter(target=values["target"])
     if values["outcome"] in AuditEntry.Outcome.values:
         entries = entries.filter(outcome=values["outcome"])
-    if values["job"].isdigit():
-        entries = entries.filter(job_id=int(values["job"]))
+    if (job_id := parse_int(values["job"])) is not None:
+        entries = entries.filter(job_id=job_id)
     if values["q"]:
         q = values["q"]
         entries = entries.filter(Q(target__icontains=q) | Q(error__icontains=q) | Q(action__icontains=q))

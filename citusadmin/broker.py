@@ -27,12 +27,31 @@ class BrokerUnavailable(Exception):
         return f"{self.user_message} {self.primary}"
 
 
+# Tasks that measure clusters; they go to "<default queue>.collect", consumed by a worker of their own.
+COLLECT_TASKS = frozenset(
+    {"monitoring.tasks.collect_all", "monitoring.tasks.collect_cluster", "clusters.tasks.probe_all_clusters"}
+)
+
+
+def queue_for(app: Any, task_name: str) -> str:
+    default = str(app.conf.task_default_queue)
+    return f"{default}.collect" if task_name in COLLECT_TASKS else default
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict[str, str]:
+    """Celery router (CELERY_TASK_ROUTES): measurements and jobs never share a queue."""
+    from citusadmin.celery import app
+
+    return {"queue": queue_for(app, name)}
+
+
 def publish(task: Task, *args: Any, countdown: float | None = None) -> None:
     """Queue ``task`` now on a fresh broker connection, failing fast (the user is waiting)."""
     try:
         with task.app.connection_for_write(connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1, timeout=3)
-            options: dict[str, Any] = {"retry": False, "connection": conn, "queue": task.app.conf.task_default_queue}
+            queue = queue_for(task.app, task.name)
+            options: dict[str, Any] = {"retry": False, "connection": conn, "queue": queue}
             if countdown is not None:
                 options["countdown"] = countdown
             task.apply_async(args=args, **options)

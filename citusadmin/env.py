@@ -99,3 +99,18 @@ def env_secret(name: str, *, generate_into: Path | None = None, generator=None) 
             with os.fdopen(fd, "w") as fh:
                 fh.write(generator())
     return generate_into.read_text().strip()
+
+
+def secure_var_dir(var_dir: Path) -> None:
+    """Make the console's own folder private to its user (umask 077 for this process, the folder 0700,
+    files at its top level 0600). Anything that cannot be fixed is reported by check citusadmin.E010."""
+    os.umask(0o077)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in [var_dir, *var_dir.iterdir()]:
+        try:
+            mode = path.stat().st_mode & 0o777
+            private = (mode & 0o700) if path.is_dir() or mode & 0o100 else (mode & 0o600)
+            if mode != private and path.stat().st_uid == os.getuid():
+                path.chmod(private)
+        except OSError:
+            continue

@@ -6,11 +6,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from citusadmin.params import parse_int
+
 
 def keyset_page(queryset: QuerySet[Any], before: str, size: int) -> tuple[list[Any], int | None]:
     """One page newest first, and the id to pass as ``before`` for the next page (None at the end)."""
-    if before.isdigit():
-        queryset = queryset.filter(id__lt=int(before))
+    before_id = parse_int(before)
+    if before_id is not None:
+        queryset = queryset.filter(id__lt=before_id)
     page = list(queryset.order_by("-id")[: size + 1])
     more = len(page) > size
     page = page[:size]

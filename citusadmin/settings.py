@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,10 +13,14 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.utils.csp import CSP
 
-from citusadmin.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from citusadmin.env import env_bool, env_int, env_list, env_secret, env_str, env_url, secure_var_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+# Everything the console writes in VAR_DIR (its database with sessions and password hashes, keys,
+# logs, the broker's messages) is private to its user: new files 0600, the folder 0700, and files an
+# older version left readable are tightened now; the system check citusadmin.E010 reports what is not.
+secure_var_dir(VAR_DIR)
 
 DEBUG = env_bool("DEBUG", False)
 # Behind TLS in production (the default). The embedded run command sets it to false for http://localhost.
@@ -93,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "clusters.context_processors.clusters",
                 "selfservice.context_processors.inbox",
+                "jobs.context_processors.workers",
             ],
         },
     },
@@ -204,9 +212,12 @@ if REDIS_URL:
     # may still run; no task here runs longer than CELERY_TASK_TIME_LIMIT, which stays well below it.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 else:
+    # The embedded default: kombu's filesystem transport with atomic publishing (citusadmin.fs_broker
+    # says why kombu's own loses messages and kills the worker under concurrent publishers).
     CELERY_BROKER_URL = "filesystem://"
-    (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT = "citusadmin.fs_broker:Transport"
+    for _sub in ("queue", "processed", "tmp", "work", "bad", "control"):
+        (_broker_dir / _sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -215,6 +226,12 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Measurements go to their own queue ("<queue>.collect", its own worker under ./run), so a burst of
+# collections can never delay a job, and a long job never delays the measurements.
+CELERY_TASK_ROUTES = ("citusadmin.broker.route_task",)
+# Every worker and beat writes a heartbeat row; none seen for this long and every page says so.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1, maximum=300)
+WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 60, minimum=5)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_ACKS_LATE = True
@@ -252,7 +269,13 @@ CITUS_CONNECT_TIMEOUT_S = env_int("CITUS_CONNECT_TIMEOUT_SECONDS", 5, minimum=1,
 CITUS_POOL_MAX_SIZE = env_int("CITUS_POOL_MAX_SIZE", 4, minimum=1, maximum=50)
 CITUS_CAPABILITY_CACHE_SECONDS = env_int("CITUS_CAPABILITY_CACHE_SECONDS", 300, minimum=0)
 # Where `manage.py citus_sandbox` keeps its local cluster.
-SANDBOX_DIR = Path(env_str("SANDBOX_DIR", str(VAR_DIR / "sandbox")))
+# As root, PostgreSQL runs as the postgres user, which cannot enter the private VAR_DIR: the sandbox
+# (no secrets of the console in it) then lives in postgres's home, one folder per VAR_DIR.
+_sandbox_default = VAR_DIR / "sandbox"
+if os.geteuid() == 0:
+    _pg_home = Path("/var/lib/postgresql") if Path("/var/lib/postgresql").is_dir() else Path(tempfile.gettempdir())
+    _sandbox_default = _pg_home / f"citusadmin-sandbox-{hashlib.sha256(str(VAR_DIR).encode()).hexdigest()[:10]}"
+SANDBOX_DIR = Path(env_str("SANDBOX_DIR", str(_sandbox_default)))
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 
 from citusadmin.citus.rebalance import TRANSFER_MODES
+from citusadmin.params import int_list
 
 MODE_CHOICES = [("", "auto (default)")] + [(m, m) for m in TRANSFER_MODES if m != "auto"]
 
@@ -46,10 +47,10 @@ class RebalanceForm(forms.Form):
 
     def clean_excluded_shards(self) -> list[int]:
         raw = self.cleaned_data.get("excluded_shards") or ""
-        parts = [p for p in re.split(r"[\s,]+", raw) if p]
-        if any(not p.isdigit() for p in parts):
+        values = int_list(re.sub(r"\s+", ",", raw))
+        if values is None:
             raise forms.ValidationError("Give shard ids as numbers, separated by commas.")
-        return [int(p) for p in parts]
+        return values
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

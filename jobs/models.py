@@ -140,10 +140,22 @@ class Job(models.Model):
         return int((end - self.started_at).total_seconds())
 
     @property
+    def stalled(self) -> bool:
+        """Active, but no runner holds it: still queued, or its lease lapsed (the worker stopped)."""
+        from django.utils import timezone
+
+        if not self.is_active:
+            return False
+        return self.state == self.State.QUEUED or (self.lease_until is not None and self.lease_until < timezone.now())
+
+    @property
     def eta_seconds(self) -> int | None:
-        """Time left, from the pace so far (moves done per second)."""
+        """Time left, from the pace so far (moves done per second). None whenever the pace says nothing
+        about the future: a task is retrying, the coordinator is away, or no worker follows the job."""
         elapsed = self.elapsed_seconds
         if not self.is_active or not elapsed or not self.progress_total or self.progress_done <= 0:
+            return None
+        if self.retry_message or self.coordinator_error or self.stalled:
             return None
         remaining = self.progress_total - self.progress_done
         return int(elapsed / self.progress_done * remaining)
@@ -164,3 +176,31 @@ class JobLogEntry(models.Model):
 
     def __str__(self) -> str:
         return self.message[:80]
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one Celery worker or beat process (jobs.heartbeat writes it every
+    ``WORKER_HEARTBEAT_SECONDS`` from a thread of the process itself). When no worker has written for
+    ``WORKER_STALE_SECONDS``, every page, the Health page and each waiting job say so."""
+
+    class Kind(models.TextChoices):
+        WORKER = "worker", "worker"
+        BEAT = "beat", "beat"
+
+    name = models.CharField(max_length=200, unique=True)  # Celery node name (worker) or "beat@host"
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    queues = models.CharField(max_length=300, blank=True)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            # the banner on every page: newest heartbeat of each kind
+            models.Index(fields=["kind", "-seen_at"], name="heartbeat_kind_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"

@@ -21,9 +21,10 @@ from citusadmin.citus.errors import CitusError
 from citusadmin.citus.tables import hash_distributed_tables
 from citusadmin.http import HtmxHttpRequest
 from citusadmin.pagination import keyset_page
+from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
-from jobs import actions
+from jobs import actions, heartbeat
 from jobs.forms import RebalanceForm
 from jobs.models import Job, JobLogEntry
 
@@ -38,8 +39,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if not sees_all_clusters(request.user):
         jobs = jobs.filter(cluster__in=visible)
     filters = {k: request.GET.get(k, "") for k in ("cluster", "kind", "state", "actor")}
-    if filters["cluster"].isdigit():
-        jobs = jobs.filter(cluster_id=int(filters["cluster"]))
+    cluster_filter = parse_int(filters["cluster"])
+    if cluster_filter is not None:
+        jobs = jobs.filter(cluster_id=cluster_filter)
     if filters["kind"] in Job.Kind.values:
         jobs = jobs.filter(kind=filters["kind"])
     if filters["state"] in Job.State.values:
@@ -74,17 +76,24 @@ def _job_for(request: HttpRequest, job_id: int) -> Job:
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_for(request, job_id)
     log = list(job.log.order_by("id"))
-    return render(request, "jobs/detail.html", {"job": job, "log": log, "after": log[-1].pk if log else 0})
+    context = {"job": job, "log": log, "after": log[-1].pk if log else 0, "no_worker": _no_worker(job)}
+    return render(request, "jobs/detail.html", context)
+
+
+def _no_worker(job: Job) -> bool:
+    """A job that nothing runs, and no worker alive to run it (one query, only for a stalled job)."""
+    return job.stalled and not heartbeat.status().worker_alive
 
 
 @require_GET
 def job_progress(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """The polled fragment: the job row and the log lines after ``?after=``. No cluster query."""
     job = _job_for(request, job_id)
-    after = request.GET.get("after", "0")
-    new_lines = list(JobLogEntry.objects.filter(job=job, id__gt=int(after) if after.isdigit() else 0).order_by("id"))
-    last = new_lines[-1].pk if new_lines else (int(after) if after.isdigit() else 0)
-    response = render(request, "jobs/detail.html#progress", {"job": job, "new_lines": new_lines, "after": last})
+    after = int_param(request.GET, "after", 0) or 0
+    new_lines = list(JobLogEntry.objects.filter(job=job, id__gt=after).order_by("id"))
+    last = new_lines[-1].pk if new_lines else after
+    context = {"job": job, "new_lines": new_lines, "after": last, "no_worker": _no_worker(job)}
+    response = render(request, "jobs/detail.html#progress", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

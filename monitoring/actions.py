@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from audit.actions import audited
-from citusadmin.broker import publish
 from citusadmin.citus import monitoring
 from citusadmin.citus.connection import session
 from clusters.models import Cluster
 from monitoring.models import Collection
 
 
-def do_refresh_now(actor: Any, cluster: Cluster) -> None:
-    """Queue a collection of this cluster now (the collector, not the request, talks to the nodes)."""
-    from monitoring.tasks import collect_cluster
+def do_refresh_now(actor: Any, cluster: Cluster) -> bool:
+    """Queue a collection of this cluster now (the collector, not the request, talks to the nodes).
+    False when one is already queued: pressing the button again adds nothing to the queue."""
+    from monitoring.tasks import queue_collection
 
     with audited(
         actor,
@@ -23,8 +23,10 @@ def do_refresh_now(actor: Any, cluster: Cluster) -> None:
         cluster=cluster,
         target=cluster.name,
         atomic=False,
-    ):
-        publish(collect_cluster, cluster.pk, Collection.Trigger.MANUAL)
+    ) as entry:
+        queued = queue_collection(cluster.pk, Collection.Trigger.MANUAL)
+        entry.result = "queued" if queued else "already queued; nothing added"
+    return queued
 
 
 def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminate: bool, query: str = "") -> bool:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.timesince import timesince
 
 from citusadmin.citus import monitoring
 from citusadmin.citus.nodes import Node
+from jobs.heartbeat import WorkerStatus
 from monitoring.collector import is_stale
 from monitoring.models import Collection
 from nodes import health as node_health
@@ -232,3 +234,31 @@ def _from_collection(collection: Collection | None) -> list[Check]:
             )
         )
     return checks
+
+
+def workers_check(status: WorkerStatus) -> Check:
+    """The console's own background processes: without a worker no job runs and nothing is measured."""
+    if not status.worker_alive:
+        seen = f"last seen {timesince(status.worker_seen_at)} ago" if status.worker_seen_at else "never seen"
+        return Check(
+            "workers",
+            "Console workers",
+            RED,
+            f"No Celery worker is running ({seen}): jobs wait in the queue and measurements are not refreshed.",
+            "./run restarts a worker that dies (see var/log/supervisord.log and var/log/worker.log); "
+            "elsewhere start `celery -A citusadmin worker`.",
+        )
+    if not status.beat_alive:
+        return Check(
+            "workers",
+            "Console workers",
+            AMBER,
+            "Celery beat is not running: no scheduled measurement, and a job whose worker died is not re-attached.",
+            "./run restarts it (var/log/beat.log); elsewhere start `celery -A citusadmin beat`.",
+        )
+    return Check(
+        "workers",
+        "Console workers",
+        GREEN,
+        f"A worker and beat reported within the last {status.stale_after} s.",
+    )

@@ -129,3 +129,18 @@ class ShardSize(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shardid}: {self.bytes}"
+
+
+class PendingCollection(models.Model):
+    """A collection of this cluster is queued and has not started: "Refresh now" pressed again and
+    beat's next tick queue nothing more (at most one pending collection per cluster). The task deletes
+    the row when it starts; a row older than a few collector intervals is treated as lost."""
+
+    cluster = models.OneToOneField(Cluster, on_delete=models.CASCADE, related_name="+")
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"collection of {self.cluster_id} queued at {self.queued_at}"

@@ -25,9 +25,11 @@ from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import Session, session
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
+from citusadmin.params import int_param
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
+from jobs import heartbeat
 from monitoring import actions, charts, health
 from monitoring.collector import latest_finished
 
@@ -152,7 +154,10 @@ def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
         collection = latest_finished(cluster)
         names = {n.nodeid: n.address for n in nodes}
         unreachable = [names.get(n, f"node {n}") for n in missing]
-        checks = health.evaluate(prereq, nodes, facts, unreachable, collection)
+        checks = [
+            health.workers_check(heartbeat.status()),
+            *health.evaluate(prereq, nodes, facts, unreachable, collection),
+        ]
         return {
             "checks": checks,
             "overall": health.overall(checks),
@@ -168,7 +173,7 @@ def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 def history(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Only the console's own database: the collector's snapshots over the chosen range."""
     cluster = cluster_for(request, cluster_id)
-    hours = int(request.GET.get("hours", "24")) if request.GET.get("hours", "24").isdigit() else 24
+    hours = int_param(request.GET, "hours", 24) or 24
     hours = min(max(hours, 1), settings.COLLECTION_RETENTION_DAYS * 24)
     since = timezone.now() - timedelta(hours=hours)
     context: dict[str, Any] = {
@@ -193,11 +198,10 @@ def signal(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 def _signal(request: HttpRequest, cluster_id: int, terminate: bool) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
-    raw = request.POST.get("global_pid", "")
-    if not raw.isdigit():
+    gpid = int_param(request.POST, "global_pid", minimum=1)
+    if gpid is None:
         messages.error(request, "No session chosen.")
         return redirect("monitoring:activity", cluster_id=cluster.pk)
-    gpid = int(raw)
     verb = "Terminate" if terminate else "Cancel"
     try:
         done = actions.do_signal_backend(

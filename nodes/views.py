@@ -21,6 +21,7 @@ from citusadmin.citus import capabilities
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
+from citusadmin.params import safe_next
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
@@ -85,12 +86,15 @@ def node_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
 def refresh_now(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     try:
-        do_refresh_now(request.user, cluster)
+        queued = do_refresh_now(request.user, cluster)
     except BrokerUnavailable as exc:
         messages.error(request, f"{exc.user_message} {exc.hint}")
     else:
-        messages.success(request, "Measurement queued; the figures update within a few seconds (reload).")
-    return redirect(request.POST.get("next") or reverse("nodes:overview", args=[cluster.pk]))
+        if queued:
+            messages.success(request, "Measurement queued; the figures update within a few seconds (reload).")
+        else:
+            messages.info(request, "A measurement of this cluster is already queued; nothing more was added.")
+    return redirect(safe_next(request, reverse("nodes:overview", args=[cluster.pk])))
 
 
 def _fail(request: HttpRequest, exc: CitusError, what: str) -> None:

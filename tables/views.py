@@ -18,6 +18,7 @@ from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus import tables as citus_tables
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
+from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
@@ -46,7 +47,7 @@ def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
     token = filters["after"]
     if sort == "shards" and ":" in token:
         count_part, _, token = token.partition(":")
-        after_count = int(count_part) if count_part.isdigit() else 0
+        after_count = parse_int(count_part, 0)
     if "." in token:
         schema_part, _, name_part = token.partition(".")
         after = (schema_part, name_part)
@@ -97,16 +98,14 @@ def _info(cluster: Cluster, relid: int) -> citus_tables.TableInfo:
 @require_GET
 def table_detail(request: HttpRequest, cluster_id: int, relid: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
-    after = request.GET.get("after", "")
+    after = int_param(request.GET, "after")
     context: dict[str, Any] = {"cluster": cluster}
     try:
         with session(cluster.target()) as sess:
             info = citus_tables.table_info(sess, relid)
             if info is None:
                 raise Http404("no such table")
-            shards = citus_tables.shard_page(
-                sess, relid, after=int(after) if after.isdigit() else None, limit=PAGE_SIZE + 1
-            )
+            shards = citus_tables.shard_page(sess, relid, after=after, limit=PAGE_SIZE + 1)
     except CitusError as exc:
         context["error"] = exc
         return render(request, "tables/detail.html", context)
@@ -212,11 +211,11 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
 def placement_map(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Co-location groups, 10 a page: two catalog statements, two snapshot reads, whatever the size."""
     cluster = cluster_for(request, cluster_id)
-    after = request.GET.get("after", "")
+    after = int_param(request.GET, "after", maximum=2**31 - 1)
     context: dict[str, Any] = {"cluster": cluster}
     try:
         with session(cluster.target()) as sess:
-            groups = citus_tables.colocation_groups(sess, after=int(after) if after.isdigit() else None, limit=11)
+            groups = citus_tables.colocation_groups(sess, after=after, limit=11)
             nodes = citus_nodes.list_nodes(sess)
             shown = groups[:10]
             placements = citus_tables.group_placements(sess, [g.colocation_id for g in shown])
