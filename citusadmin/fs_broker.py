@@ -43,7 +43,7 @@ class Channel(filesystem.Channel):
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
         return dirs
 
-    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:  # type: ignore[override]  # kombu stubs disagree
         """Write the whole message beside the queue, then rename it in (readers never see a partial file)."""
         tmp_dir, _, _ = self._dirs()
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
@@ -85,6 +85,26 @@ class Channel(filesystem.Channel):
             claimed.unlink(missing_ok=True)
             return message
         raise Empty()
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        """kombu creates an exchange table with ``exists()`` then ``open("wb")``: two processes starting
+        together truncate each other's table while a third reads it empty. Create it whole, once."""
+        file = self._exchange_file(exchange)
+        self.control_folder.mkdir(mode=0o700, exist_ok=True)
+        if not file.exists():
+            tmp_dir, _, _ = self._dirs()
+            tmp_path = tmp_dir / f"{uuid.uuid4()}.exchange"
+            tmp_path.write_bytes(
+                str_to_bytes(dumps([filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")]))
+            )
+            try:
+                os.link(tmp_path, file)  # fails if another process created it first: then add to theirs
+                return
+            except FileExistsError:
+                pass
+            finally:
+                tmp_path.unlink(missing_ok=True)
+        super()._queue_bind(exchange, routing_key, pattern, queue)
 
     def _size(self, queue: str) -> int:
         suffix = f"{queue}.msg"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -96,6 +97,37 @@ def _redis_answers(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+FS_BROKER = "filesystem://"
+
+
+@pytest.fixture(scope="session")
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The broker job tests run on: the embedded default that ./run uses (atomic filesystem transport),
+    or Redis when CITUSADMIN_TEST_BROKER=redis (CI runs the suite once with each)."""
+    import os
+
+    if os.environ.get("CITUSADMIN_TEST_BROKER", "filesystem") == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return FS_BROKER
+
+
+@contextlib.contextmanager
+def use_broker(url: str, queue: str | None = None) -> Iterator[None]:
+    """Point this process's Celery app at ``url`` (and ``queue``); restore afterwards. The transport
+    class is set with the URL: the embedded one is chosen by CELERY_BROKER_TRANSPORT, not the scheme."""
+    from citusadmin.celery import app
+
+    old = app.conf.broker_url, app.conf.broker_transport, app.conf.task_default_queue
+    app.conf.broker_url = url
+    app.conf.broker_transport = "citusadmin.fs_broker:Transport" if url == FS_BROKER else None
+    if queue is not None:
+        app.conf.task_default_queue = queue
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport, app.conf.task_default_queue = old
 
 
 @pytest.fixture(scope="session")
@@ -229,20 +261,25 @@ def app_database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, redis_url: str, queue: str, log: Path) -> None:
+    """A real ``celery worker`` consuming ``queue`` and ``queue.collect`` on the given broker."""
+
+    def __init__(self, broker_url: str, queue: str, log: Path, pool: str = "threads") -> None:
         import os
         import sys
 
-        self.redis_url = redis_url
+        self.broker_url = broker_url
         self.queue = queue
         self.log = log
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "citusadmin.settings",
-            "CITUSADMIN_REDIS_URL": redis_url,
             "CITUSADMIN_DATABASE_URL": app_database_url(),
             "CITUSADMIN_CELERY_QUEUE": queue,
+            "CITUSADMIN_WORKER_HEARTBEAT_SECONDS": "1",
         }
+        env.pop("CITUSADMIN_REDIS_URL", None)
+        if broker_url != FS_BROKER:
+            env["CITUSADMIN_REDIS_URL"] = broker_url
         self._fh = log.open("w")
         self.proc = subprocess.Popen(
             [
@@ -253,11 +290,11 @@ class WorkerProcess:
                 "citusadmin",
                 "worker",
                 "-P",
-                "threads",
+                pool,
                 "-c",
                 "4",
                 "-Q",
-                queue,
+                f"{queue},{queue}.collect",
                 "--without-gossip",
                 "--without-mingle",
                 "-l",
@@ -284,7 +321,7 @@ class WorkerProcess:
     def send(self, task_name: str, *args: Any) -> None:
         from citusadmin.celery import app
 
-        with app.connection_for_write(self.redis_url) as conn:
+        with use_broker(self.broker_url), app.connection_for_write() as conn:
             app.send_task(task_name, args=args, queue=self.queue, connection=conn)
 
     def stop(self) -> None:
@@ -298,10 +335,10 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def celery_worker_process(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterator[WorkerProcess]:
+def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Path) -> Iterator[WorkerProcess]:
     import uuid
 
-    worker = WorkerProcess(redis_url, f"test-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log")
+    worker = WorkerProcess(broker_url, f"test-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log")
     try:
         worker.wait_ready()
         yield worker
@@ -377,17 +414,12 @@ def hung_worker(controllable: CitusCluster) -> Iterator[Any]:
 @pytest.fixture
 def broker_down() -> Iterator[None]:
     """Point the Celery app at a port where no broker listens."""
-    from citusadmin.celery import app
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    old = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
-    try:
+    with use_broker(f"redis://127.0.0.1:{port}/0"):
         yield
-    finally:
-        app.conf.broker_url = old
 
 
 @pytest.fixture
@@ -415,10 +447,10 @@ def spare_node(controllable: CitusCluster) -> Iterator[Any]:
 class JobWorker:
     """A real Celery worker on a private queue; the test process publishes to it too."""
 
-    def __init__(self, redis_url: str, tmp_path: Path) -> None:
+    def __init__(self, broker_url: str, tmp_path: Path) -> None:
         import uuid
 
-        self.redis_url = redis_url
+        self.broker_url = broker_url
         self.queue = f"jobs-{uuid.uuid4().hex[:8]}"
         self.tmp_path = tmp_path
         self.generation = 0
@@ -426,7 +458,7 @@ class JobWorker:
 
     def start(self) -> WorkerProcess:
         self.generation += 1
-        self.worker = WorkerProcess(self.redis_url, self.queue, self.tmp_path / f"worker-{self.generation}.log")
+        self.worker = WorkerProcess(self.broker_url, self.queue, self.tmp_path / f"worker-{self.generation}.log")
         self.worker.wait_ready()
         return self.worker
 
@@ -446,18 +478,14 @@ class JobWorker:
 
 
 @pytest.fixture
-def job_worker(redis_url: str, transactional_db: None, tmp_path: Path) -> Iterator[JobWorker]:
-    from citusadmin.celery import app
-
-    worker = JobWorker(redis_url, tmp_path)
-    old = app.conf.broker_url, app.conf.task_default_queue
-    app.conf.broker_url, app.conf.task_default_queue = redis_url, worker.queue
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        app.conf.broker_url, app.conf.task_default_queue = old
+def job_worker(broker_url: str, transactional_db: None, tmp_path: Path) -> Iterator[JobWorker]:
+    worker = JobWorker(broker_url, tmp_path)
+    with use_broker(broker_url, worker.queue):
+        worker.start()
+        try:
+            yield worker
+        finally:
+            worker.stop()
 
 
 def wait_metadata_synced(cluster: CitusCluster, timeout: float = 60) -> None:

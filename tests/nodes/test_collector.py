@@ -69,19 +69,12 @@ def test_a_missing_or_old_measurement_is_flagged(client, viewer, cluster_row, se
 
 
 def test_refresh_now_is_collected_by_a_real_worker(client, operator, cluster_row, celery_worker_process):
-    from citusadmin.celery import app
+    from tests.conftest import use_broker
 
-    old = app.conf.broker_url
-    app.conf.broker_url = celery_worker_process.redis_url
-    old_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = celery_worker_process.queue
-    try:
+    with use_broker(celery_worker_process.broker_url, celery_worker_process.queue):
         client.force_login(operator)
         response = client.post(f"/c/{cluster_row.pk}/refresh/", follow=True)
         assert "Measurement queued" in response.content.decode()
-    finally:
-        app.conf.broker_url = old
-        app.conf.task_default_queue = old_queue
     deadline = time.monotonic() + 30
     while not Collection.objects.filter(cluster=cluster_row, finished=True, trigger="manual").exists():
         assert time.monotonic() < deadline, celery_worker_process.log.read_text()[-2000:]
