@@ -86,10 +86,10 @@ class Channel(filesystem.Channel):
             return message
         raise Empty()
 
-    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+    def _queue_bind(self, exchange: str, routing_key: str | None, pattern: str | None, queue: str | None) -> None:
         """kombu creates an exchange table with ``exists()`` then ``open("wb")``: two processes starting
         together truncate each other's table while a third reads it empty. Create it whole, once."""
-        file = self._exchange_file(exchange)
+        file: Path = self._exchange_file(exchange)  # type: ignore[attr-defined]  # missing from kombu's stubs
         self.control_folder.mkdir(mode=0o700, exist_ok=True)
         if not file.exists():
             tmp_dir, _, _ = self._dirs()
@@ -104,7 +104,7 @@ class Channel(filesystem.Channel):
                 pass
             finally:
                 tmp_path.unlink(missing_ok=True)
-        super()._queue_bind(exchange, routing_key, pattern, queue)
+        super()._queue_bind(exchange, routing_key or "", pattern, queue or "")
 
     def _size(self, queue: str) -> int:
         suffix = f"{queue}.msg"
