@@ -111,6 +111,20 @@ class WorkerStatus:
         )
 
 
+def cached_status() -> WorkerStatus:
+    """The banner's view: at most one query per process every few seconds, however many viewers."""
+    from django.core.cache import cache
+
+    value = cache.get(_CACHE_KEY)
+    if value is None:
+        value = status()
+        cache.set(_CACHE_KEY, value, 5)
+    return value
+
+
+_CACHE_KEY = "citusadmin:worker-status"
+
+
 def status() -> WorkerStatus:
     """One app-database query: the newest heartbeat of each kind."""
     from django.db.models import Max

@@ -110,6 +110,9 @@ def test_run_restarts_a_killed_worker_and_logs_it(transactional_db, tmp_path):
 
 
 def _heartbeat(kind: str, age_seconds: int, name: str | None = None) -> None:
+    from django.core.cache import cache
+
+    cache.clear()  # the banner caches the status for 5 s
     seen = timezone.now() - timedelta(seconds=age_seconds)
     WorkerHeartbeat.objects.update_or_create(
         name=name or f"{kind}@test",
@@ -118,6 +121,9 @@ def _heartbeat(kind: str, age_seconds: int, name: str | None = None) -> None:
 
 
 def test_every_page_says_when_no_worker_runs(client, viewer):
+    from django.core.cache import cache
+
+    cache.clear()
     client.force_login(viewer)
     body = client.get("/jobs/").content.decode()
     assert 'id="no-worker-banner"' in body and "No Celery worker has ever reported" in body
