@@ -5,7 +5,7 @@ from audit import views
 app_name = "audit"
 urlpatterns = [
     path("", views.entry_list, name="list"),
-    path("<int:entry_id>/", views.entry_detail, name="detail"),
+    path("<id:entry_id>/", views.entry_detail, name="detail"),
     re_path(r"^export\.(?P<fmt>csv|json)$", views.export, name="export"),
     path("verify/", views.verify_chain, name="verify"),
 ]

@@ -1,7 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from citusadmin import views
+from citusadmin import converters, views
+
+converters.register()
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -4,6 +4,6 @@ from jobs import views
 
 app_name = "cluster_jobs"
 urlpatterns = [
-    path("<int:cluster_id>/rebalance/", views.rebalance_page, name="rebalance"),
-    path("<int:cluster_id>/nodes/<int:nodeid>/drain/", views.drain_node, name="drain"),
+    path("<id:cluster_id>/rebalance/", views.rebalance_page, name="rebalance"),
+    path("<id:cluster_id>/nodes/<id:nodeid>/drain/", views.drain_node, name="drain"),
 ]

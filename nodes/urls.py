@@ -1,17 +1,13 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from nodes import views
 
 app_name = "nodes"
 urlpatterns = [
-    path("<int:cluster_id>/", views.overview, name="overview"),
-    path("<int:cluster_id>/nodes/", views.node_list, name="list"),
-    path("<int:cluster_id>/nodes/add/", views.add_node, name="add"),
-    path("<int:cluster_id>/nodes/coordinator/", views.coordinator_host, name="coordinator"),
-    re_path(
-        r"^(?P<cluster_id>[0-9]+)/nodes/(?P<nodeid>[0-9]+)/(?P<op>activate|disable|should-have-shards|update|remove)/$",
-        views.node_operation,
-        name="operation",
-    ),
-    path("<int:cluster_id>/refresh/", views.refresh_now, name="refresh"),
+    path("<id:cluster_id>/", views.overview, name="overview"),
+    path("<id:cluster_id>/nodes/", views.node_list, name="list"),
+    path("<id:cluster_id>/nodes/add/", views.add_node, name="add"),
+    path("<id:cluster_id>/nodes/coordinator/", views.coordinator_host, name="coordinator"),
+    path("<id:cluster_id>/nodes/<id:nodeid>/<nodeop:op>/", views.node_operation, name="operation"),
+    path("<id:cluster_id>/refresh/", views.refresh_now, name="refresh"),
 ]

@@ -208,7 +208,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 
 
 @require_http_methods(["GET", "POST"])
-def node_operation(request: HttpRequest, cluster_id: str, nodeid: str, op: str) -> HttpResponse:
+def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
     spec = OPERATIONS[op]  # the URL pattern admits only these operations
     return require_perm(spec["perm"])(_node_operation_view)(
         request, cluster_id=int(cluster_id), nodeid=int(nodeid), op=op

@@ -353,9 +353,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 
 
 @require_http_methods(["GET", "POST"])
-def table_operation(request: HttpRequest, cluster_id: str, relid: str, op: str) -> HttpResponse:
+def table_operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> HttpResponse:
     spec = OPERATIONS[op]
-    return require_perm(spec["perm"])(_operation)(request, cluster_id=int(cluster_id), relid=int(relid), op=op)
+    return require_perm(spec["perm"])(_operation)(request, cluster_id=cluster_id, relid=relid, op=op)
 
 
 def _statement(op: str, info: citus_tables.TableInfo, fields: dict[str, Any]) -> sql.Composed:

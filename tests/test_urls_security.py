@@ -38,10 +38,13 @@ def _walk(patterns, prefix="", namespace=""):
 
 
 def _concrete(route: str, ids: dict[str, int]) -> str:
-    def repl(match: re.Match[str]) -> str:
-        return str(ids.get(match.group(2), 1))
+    """A URL for ``route``: ids from ``ids``, operations (regex alternatives or converters) their first."""
+    ops = {"nodeop": "update", "tableop": "alter"}
 
-    # regex routes first: a named group becomes its test value (an operation: the first alternative)
+    def repl(match: re.Match[str]) -> str:
+        converter, name = match.group(1), match.group(2)
+        return ops[converter] if converter in ops else str(ids.get(name, 1))
+
     path = re.sub(r"\(\?P<(\w+)>([^)]*)\)", lambda m: str(ids.get(m.group(1), m.group(2).split("|")[0])), route)
     path = re.sub(r"<(?:(\w+):)?(\w+)>", repl, path)
     return "/" + path.replace("^", "").replace("$", "").replace("\\.", ".")
