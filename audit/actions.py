@@ -93,8 +93,11 @@ def record(
     with transaction.atomic():  # one append at a time: the chain cannot fork
         chain.lock_for_append()
         entry.prev_hash = chain.last_hash()
+        entry.key_id = chain.current_key_id()
         entry.hash = chain.digest(entry)
         entry.save()
+        pk, digest = entry.pk, entry.hash
+        transaction.on_commit(lambda: chain.write_checkpoint(pk, digest))
     return entry
 
 

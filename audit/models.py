@@ -75,7 +75,8 @@ class AuditEntry(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     job_id = models.BigIntegerField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64, blank=True)
-    hash = models.CharField(max_length=64, blank=True)  # sha256 over every field and prev_hash (audit.chain)
+    hash = models.CharField(max_length=64, blank=True)  # HMAC-SHA256 over every field and prev_hash (audit.chain)
+    key_id = models.CharField(max_length=12, blank=True)  # which CITUSADMIN_AUDIT_KEYS key signed it
 
     objects = AuditEntryQuerySet.as_manager()
 

@@ -42,6 +42,21 @@ ENCRYPTION_KEYS = [
     if key.strip()
 ]
 
+# HMAC keys of the audit chain (comma separated, newest first; older ones verify older entries), kept
+# outside the database, so someone who can write the database still cannot forge an entry.
+AUDIT_KEYS = [
+    key.strip()
+    for key in env_secret(
+        "AUDIT_KEYS",
+        generate_into=VAR_DIR / "audit_key",
+        generator=lambda: secrets.token_urlsafe(48),
+    ).split(",")
+    if key.strip()
+]
+# Signed checkpoints of the chain's head, appended outside the database after every entry (and logged
+# to the logger "citusadmin.audit.checkpoint"): deleting the newest entries is detected against them.
+AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.log")))
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

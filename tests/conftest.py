@@ -498,3 +498,10 @@ def wait_metadata_synced(cluster: CitusCluster, timeout: float = 60) -> None:
             ).fetchone():
                 return
         time.sleep(0.5)
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoint_file(tmp_path: Path, settings: Any) -> None:
+    """Each test's audit checkpoints in a file of its own: tables are emptied between tests, and a
+    checkpoint left by an earlier test would (rightly) read as a deleted tail."""
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.log"
