@@ -102,6 +102,48 @@ def finish(job: Job, state: str, *, error: str = "", summary: str = "") -> None:
         job_finished(job)
 
 
+def audit_statement(job: Job, text: str, *, error: CitusError | None = None, duration_ms: int | None = None) -> None:
+    """Every statement a job sends that changes the cluster goes into the audit trail as sent."""
+    token = request_context.set_current(request_context.RequestContext(source="job"))
+    try:
+        record(
+            job.actor,
+            f"jobs.{job.kind}.statement",
+            AuditEntry.Outcome.FAILED if error else AuditEntry.Outcome.SUCCEEDED,
+            cluster=job.cluster,
+            target=job.target,
+            parameters={"approved_by": job.approved_by.get_username()}
+            if job.approved_by_id and job.approved_by
+            else {},
+            sql=text,
+            error=error.as_text() if error else "",
+            sqlstate=(error.sqlstate or "") if error else "",
+            duration_ms=duration_ms,
+            job_id=job.pk,
+            actor_name=job.actor_name,
+        )
+    finally:
+        request_context.reset(token)
+
+
+def send(sess: Session, job: Job, statement: sql.Composed | sql.SQL, *, scalar: bool = False) -> Any:
+    """Send a statement that changes the cluster: logged on the job, audited with the SQL as sent."""
+    text = sess.render(statement)
+    log(job, f"Sending {text}")
+    started = time.monotonic()
+    try:
+        result = None
+        if scalar:
+            result = sess.scalar(statement)
+        else:
+            sess.execute(statement)
+    except CitusError as exc:
+        audit_statement(job, text, error=exc, duration_ms=int((time.monotonic() - started) * 1000))
+        raise
+    audit_statement(job, text, duration_ms=int((time.monotonic() - started) * 1000))
+    return result
+
+
 def _application_name(job: Job) -> str:
     return f"citusadmin/job-{job.pk}"
 
@@ -167,7 +209,7 @@ def _start_citus_job(sess: Session, job: Job) -> int | None:
     if job.kind in (Job.Kind.DRAIN_NODE, Job.Kind.DRAIN_AND_REMOVE):
         node = _drain_precheck(sess, job)
         if node.shouldhaveshards:
-            sess.execute(citus_nodes.set_should_have_shards_sql(node.nodename, node.nodeport, False))
+            send(sess, job, citus_nodes.set_should_have_shards_sql(node.nodename, node.nodeport, False))
             log(job, f"Marked {node.address} should-have-shards = false, so the drain moves only its shards.")
         statement = rebalance.start_sql(
             drain_only=True, transfer_mode=params.get("transfer_mode"), strategy=params.get("strategy")
@@ -178,11 +220,10 @@ def _start_citus_job(sess: Session, job: Job) -> int | None:
             drain_only=bool(params.get("drain_only")),
             transfer_mode=params.get("transfer_mode"),
         )
-    log(job, f"Sending {statement.as_string()}")
     floor = rebalance.max_job_id(sess)
     _update(job, parameters={**job.parameters, "citus_job_id_floor": floor})
     try:
-        citus_job_id = sess.scalar(statement)
+        citus_job_id = send(sess, job, statement, scalar=True)
     except errors.CitusInternal as exc:
         running = rebalance.already_running_job(exc.primary)
         if running is not None:
@@ -292,17 +333,15 @@ def _remove_after_drain(sess: Session, job: Job, summary: str) -> None:
         )
         return
     statement = rebalance.remove_node_sql(node.nodename, node.nodeport)
-    log(job, f"Drained ({summary}). Sending {statement.as_string()}")
-    sess.execute(statement)
+    log(job, f"Drained ({summary}).")
+    send(sess, job, statement)
     finish(job, Job.State.SUCCEEDED, summary=f"Drained ({summary}) and removed {node.address}.")
 
 
 def _send_cancel(sess: Session, job: Job) -> None:
     if job.citus_job_id is not None and not job.cancel_sent:
-        statement = rebalance.cancel_job_sql(job.citus_job_id)
-        sess.execute(statement)
+        send(sess, job, rebalance.cancel_job_sql(job.citus_job_id))
         _update(job, cancel_sent=True, state=Job.State.CANCELLING)
-        log(job, f"Sent {statement.as_string()}")
 
 
 def supervise(job_id: int, token: str) -> str:
@@ -420,6 +459,7 @@ def run_blocking(job: Job, token: str) -> None:
         try:
             with direct_session(target, application_name=_application_name(job), statement_timeout_ms=0) as sess:
                 outcome["pid"] = sess.backend_pid
+                outcome["sql"] = sess.render(statement)
                 ready.set()
                 sess.execute(statement)
                 outcome["notices"] = list(sess.notices)
@@ -429,6 +469,7 @@ def run_blocking(job: Job, token: str) -> None:
             ready.set()
 
     thread = threading.Thread(target=work, name=f"job-{job.pk}", daemon=True)
+    started = time.monotonic()
     log(job, f"Sending {statement.as_string()}")
     thread.start()
     ready.wait(settings.CITUS_CONNECT_TIMEOUT_S + 5)
@@ -453,7 +494,7 @@ def run_blocking(job: Job, token: str) -> None:
                     )
                     monitor_sess = monitor.__enter__()
                 if cancel or overdue:
-                    monitor_sess.execute(rebalance.cancel_backend_sql(outcome["pid"]))
+                    send(monitor_sess, job, rebalance.cancel_backend_sql(outcome["pid"]))
                     _update(job, cancel_sent=True, state=Job.State.CANCELLING)
                     log(
                         job,
@@ -474,6 +515,8 @@ def run_blocking(job: Job, token: str) -> None:
     job.refresh_from_db()
     error = outcome.get("error")
     notices = outcome.get("notices", [])
+    if "sql" in outcome:
+        audit_statement(job, outcome["sql"], error=error, duration_ms=int((time.monotonic() - started) * 1000))
     for notice in notices[-20:]:
         log(job, f"Citus: {notice}")
     if error is None:

@@ -29,9 +29,11 @@ def do_refresh_now(actor: Any, cluster: Cluster) -> bool:
     return queued
 
 
-def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminate: bool, query: str = "") -> bool:
+def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminate: bool) -> bool:
     """pg_cancel_backend / pg_terminate_backend by global pid: Citus routes it to the node that runs it.
-    Returns what PostgreSQL answered (False: no such backend any more, or not allowed)."""
+    The audit entry records the session as the cluster reported it just before (user, node, state,
+    query), never what the browser posted. Returns what PostgreSQL answered (False: no such backend
+    any more, or not allowed)."""
     verb = "terminate_session" if terminate else "cancel_session"
     statement = (monitoring.terminate_sql if terminate else monitoring.cancel_sql)(global_pid)
     with audited(
@@ -40,12 +42,28 @@ def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminat
         perm=f"monitoring.{verb}",
         cluster=cluster,
         target=f"global pid {global_pid}",
-        parameters={"global_pid": global_pid, "query": query[:500]},
+        parameters={"global_pid": global_pid},
         atomic=False,
     ) as entry:
         with session(cluster.target()) as sess:
+            with monitoring.fanout(sess):
+                seen = monitoring.backend(sess, global_pid)
+            if seen is None:
+                entry.result = "no such backend (already ended?); nothing sent"
+                return False
+            entry.parameters.update(
+                {
+                    "user": seen.usename,
+                    "node": seen.nodeid,
+                    "pid": seen.pid,
+                    "state": seen.state,
+                    "application_name": seen.application_name,
+                    "query_start": seen.query_start.isoformat() if seen.query_start else None,
+                    "query": (seen.query or "")[:2000],
+                }
+            )
             signalled = bool(sess.scalar(statement))
-        entry.result = "signalled" if signalled else "no such backend (already ended?)"
+        entry.result = "signalled" if signalled else "PostgreSQL refused or the backend had ended"
     return signalled
 
 

@@ -204,9 +204,7 @@ def _signal(request: HttpRequest, cluster_id: int, terminate: bool) -> HttpRespo
         return redirect("monitoring:activity", cluster_id=cluster.pk)
     verb = "Terminate" if terminate else "Cancel"
     try:
-        done = actions.do_signal_backend(
-            request.user, cluster, gpid, terminate=terminate, query=request.POST.get("query", "")
-        )
+        done = actions.do_signal_backend(request.user, cluster, gpid, terminate=terminate)
     except CitusError as exc:
         messages.error(request, f"{verb} failed: {exc.page_text()}")
     else:

@@ -118,9 +118,18 @@ class Session:
         self.target = target
         self.notices: list[str] = []
 
-    def _run(self, cur: psycopg.Cursor[Any], query: Query, params: Sequence[Any] | Mapping[str, Any] | None) -> None:
+    def render(self, query: Query, params: Sequence[Any] | Mapping[str, Any] | None = None) -> str:
+        """The statement as PostgreSQL receives it, values inlined and quoted (for the audit trail)."""
         text = query.as_string(self.conn) if isinstance(query, sql.Composable) else str(query)
-        _account(text if params is None else f"{text} -- params: {_shorten(params)}")
+        if params is None:
+            return text
+        try:
+            return psycopg.ClientCursor(self.conn).mogrify(query, params)
+        except (psycopg.Error, TypeError, ValueError):
+            return f"{text} -- params: {_shorten(params)}"
+
+    def _run(self, cur: psycopg.Cursor[Any], query: Query, params: Sequence[Any] | Mapping[str, Any] | None) -> None:
+        _account(self.render(query, params))
         try:
             cur.execute(query, params)
         except psycopg.Error as exc:

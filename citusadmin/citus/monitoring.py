@@ -251,6 +251,21 @@ def activity(
     return sess.fetch_all(query, (include_idle, limit), row=Backend)
 
 
+_ONE_BACKEND = """
+SELECT global_pid, nodeid, pid, usename::text, application_name, client_addr::text, state, wait_event_type, wait_event,
+       query, query_start, xact_start, now() - COALESCE(query_start, backend_start) AS duration, is_worker_query
+  FROM citus_stat_activity
+ WHERE global_pid = %s
+ LIMIT 1
+"""
+
+
+def backend(sess: Session, global_pid: int) -> Backend | None:
+    """The session behind ``global_pid`` as the cluster reports it (what a cancel or terminate hits;
+    the audit trail records this, not what a browser said it was). Run inside ``fanout``."""
+    return sess.fetch_one(_ONE_BACKEND, (global_pid,), row=Backend)
+
+
 def cancel_sql(global_pid: int) -> sql.Composed:
     return sql.SQL("SELECT pg_cancel_backend({}::bigint)").format(sql.Literal(global_pid))
 

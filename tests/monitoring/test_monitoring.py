@@ -261,13 +261,20 @@ def test_an_operator_terminates_a_session_and_it_is_audited(client, operator, cl
                     gpid = row.split('"')[1]
             time.sleep(0.3)
         assert gpid is not None
-        response = client.post(f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": gpid, "action": "terminate"})
+        # a browser that lies about the query changes nothing in the record
+        response = client.post(
+            f"/c/{cluster_row.pk}/monitoring/signal/",
+            {"global_pid": gpid, "action": "terminate", "query": "SELECT 1 -- harmless health probe"},
+        )
         assert response.status_code == 302
         thread.join(10)
         assert not thread.is_alive()
         assert victim.closed or victim.broken
         entry = AuditEntry.objects.get(action="monitoring.terminate_session")
-        assert entry.outcome == "succeeded" and "pg_terminate_backend" in entry.sql
+        assert entry.outcome == "succeeded" and f"SELECT pg_terminate_backend({gpid}::bigint)" in entry.sql
+        assert entry.parameters["query"] == "SELECT pg_sleep(30)"
+        assert entry.parameters["application_name"] == "mon-victim" and entry.parameters["user"] == "postgres"
+        assert "harmless" not in str(entry.parameters)
     finally:
         victim.close()
 
