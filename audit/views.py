@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Q, QuerySet
@@ -87,7 +88,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
     """Newest first, paginated by key (``?before=<id>``), so the cost is flat however long the log."""
     entries, values = filtered(request)
     page, next_before = keyset_page(entries, request.GET.get("before", ""), PAGE_SIZE)
-    query = "&".join(f"{k}={v}" for k, v in values.items() if v)
+    query = urlencode({k: v for k, v in values.items() if v})  # the export holds exactly these filters
     return render(
         request,
         "audit/list.html",
@@ -115,6 +116,17 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
             "parameters": json.dumps(entry.parameters, indent=2, sort_keys=True, default=str),
         },
     )
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)``) gets a leading quote
+    (OWASP's advice for CSV injection); numbers and other cells are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 class _Echo:
@@ -156,7 +168,7 @@ def export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
         def csv_lines() -> Iterator[str]:
             yield "\ufeff" + writer.writeheader()  # BOM: spreadsheets read UTF-8
             for row in _export_rows(entries):
-                yield writer.writerow(row)
+                yield writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
 
         response = StreamingHttpResponse(csv_lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="citusadmin-audit-utc.csv"'

