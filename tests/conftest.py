@@ -505,3 +505,16 @@ def _audit_checkpoint_file(tmp_path: Path, settings: Any) -> None:
     """Each test's audit checkpoints in a file of its own: tables are emptied between tests, and a
     checkpoint left by an earlier test would (rightly) read as a deleted tail."""
     settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.log"
+
+
+@pytest.fixture
+def worker_heartbeat(db: None) -> None:
+    """Fresh heartbeats of a worker and beat (good for WORKER_STALE_SECONDS), for tests about something
+    else than the workers: without them every page rightly shows the red "no worker" banner."""
+    from django.core.cache import cache
+
+    from jobs import heartbeat
+
+    heartbeat.beat("worker@test", "worker", "celery")
+    heartbeat.beat("beat@test", "beat")
+    cache.clear()

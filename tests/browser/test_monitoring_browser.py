@@ -12,7 +12,9 @@ from tests.browser.conftest import sign_in
 pytestmark = pytest.mark.browser
 
 
-def test_health_refreshes_itself_and_pauses(live_server, viewer, cluster_row, browser_page, settings, tmp_path):
+def test_health_refreshes_itself_and_pauses(
+    live_server, viewer, cluster_row, browser_page, settings, tmp_path, worker_heartbeat
+):
     settings.MONITORING_REFRESH_SECONDS = 2
     collector.collect(cluster_row)
     page = browser_page

@@ -37,7 +37,9 @@ def _page(client, url):
     return response.content.decode(), counter.count, elapsed
 
 
-def test_queries_show_router_and_multi_shard_statements_and_flag_the_latter(client, viewer, cluster_row, events, citus):
+def test_queries_show_router_and_multi_shard_statements_and_flag_the_latter(
+    client, viewer, cluster_row, events, citus, worker_heartbeat
+):
     with citus.connect() as conn:
         for tenant in (1, 2, 3):
             conn.execute("SELECT v FROM mon_events WHERE tenant_id = %s AND id = %s", (tenant, tenant + 5))

@@ -110,10 +110,10 @@ def test_it_quarantines_an_unreadable_message_instead_of_crashing_the_worker(tmp
     """kombu's stock transport raised JSONDecodeError here, and Celery exited (kombu issue 1551)."""
     with _channel(tmp_path) as conn:
         channel = conn.default_channel
-        (tmp_path / "queue" / "1_partial.q.msg").write_bytes(b"")  # what a reader saw mid-write before
+        (tmp_path / "queue" / "0_partial.q.msg").write_bytes(b"")  # what a reader saw mid-write before
         channel._put("q", {"ok": 1})
         assert channel._get("q") == {"ok": 1}
-        assert [p.name for p in (tmp_path / "bad").iterdir()] == ["1_partial.q.msg"]
+        assert [p.name for p in (tmp_path / "bad").iterdir()] == ["0_partial.q.msg"]
 
 
 def test_it_keeps_messages_private(tmp_path):
