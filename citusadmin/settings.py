@@ -214,6 +214,8 @@ BROKER_VISIBILITY_TIMEOUT = 6 * 3600
 # hold a lease of JOB_LEASE_SECONDS; blocking work cancels itself before the visibility timeout.
 JOB_POLL_SECONDS = env_int("JOB_POLL_SECONDS", 1, minimum=1, maximum=10)
 JOB_SUPERVISOR_SLICE_SECONDS = env_int("JOB_SUPERVISOR_SLICE_SECONDS", 45, minimum=5, maximum=300)
+# A drain-and-remove waits this long for Citus to drop the drained node's leftovers before removing it.
+JOB_CLEANUP_WAIT_SECONDS = env_int("JOB_CLEANUP_WAIT_SECONDS", 120, minimum=5)
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 10, minimum=3, maximum=120)
 JOB_BLOCKING_TIME_LIMIT_SECONDS = env_int(
     "JOB_BLOCKING_TIME_LIMIT_SECONDS",

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +23,7 @@ from psycopg import sql
 from audit.actions import record
 from audit.models import AuditEntry
 from citusadmin import request_context
-from citusadmin.citus import errors, rebalance
+from citusadmin.citus import cleanup, errors, rebalance
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import Session, direct_session
 from citusadmin.citus.errors import CitusError
@@ -295,13 +295,14 @@ def _mirror(job: Job, status: rebalance.CitusJob, moves: list[rebalance.MoveProg
     _update(job, **fields)
 
 
-def _complete(sess: Session, job: Job, status: rebalance.CitusJob) -> None:
+def _complete(sess: Session, job: Job, status: rebalance.CitusJob) -> bool:
+    """Finish the job for a final Citus status. False while a drain-and-remove still waits for Citus's
+    deferred drop on the drained node (the supervisor polls again)."""
     counts = status.counts
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to do"
     if status.state == "finished":
         if job.kind == Job.Kind.DRAIN_AND_REMOVE:
-            _remove_after_drain(sess, job, summary)
-            return
+            return _remove_after_drain(sess, job, summary)
         finish(job, Job.State.SUCCEEDED, summary=f"Citus job {status.job_id} finished: {summary}.")
     elif status.state == "cancelled":
         finish(
@@ -316,14 +317,17 @@ def _complete(sess: Session, job: Job, status: rebalance.CitusJob) -> None:
         finish(
             job, Job.State.FAILED, summary=summary, error=f"Citus job {status.job_id} {status.state}: {reason.strip()}"
         )
+    return True
 
 
-def _remove_after_drain(sess: Session, job: Job, summary: str) -> None:
+def _remove_after_drain(sess: Session, job: Job, summary: str) -> bool:
+    """Remove the drained node, but only once Citus has dropped what the moves left on it: a cleanup
+    record whose group no longer exists can never be dropped and breaks the next move of that shard."""
     nodeid = int(job.parameters["nodeid"])
     node = citus_nodes.find_node(sess, nodeid)
     if node is None:
         finish(job, Job.State.SUCCEEDED, summary=f"Drained ({summary}); the node was already removed.")
-        return
+        return True
     if node.data_placements:
         finish(
             job,
@@ -331,11 +335,53 @@ def _remove_after_drain(sess: Session, job: Job, summary: str) -> None:
             error=f"The drain finished but {node.address} still holds "
             f"{node.data_placements} placement(s); it was not removed.",
         )
-        return
+        return True
+    leftovers = cleanup.records(sess, group=node.groupid)
+    if leftovers:
+        return _wait_for_cleanup(sess, job, node, leftovers, summary)
     statement = rebalance.remove_node_sql(node.nodename, node.nodeport)
-    log(job, f"Drained ({summary}).")
+    log(job, f"Drained ({summary}); nothing left for Citus to clean up on {node.address}.")
     send(sess, job, statement)
     finish(job, Job.State.SUCCEEDED, summary=f"Drained ({summary}) and removed {node.address}.")
+    return True
+
+
+def _wait_for_cleanup(
+    sess: Session, job: Job, node: citus_nodes.Node, leftovers: list[cleanup.CleanupRecord], summary: str
+) -> bool:
+    now = timezone.now()
+    names = ", ".join(r.object_name for r in leftovers[:5]) + (" …" if len(leftovers) > 5 else "")
+    since_text = job.parameters.get("cleanup_wait_since")
+    if since_text is None:
+        log(
+            job,
+            f"Drained ({summary}). Citus still has {len(leftovers)} leftover(s) of the moves on {node.address} "
+            f"(pg_dist_cleanup: {names}); dropping them before the node is removed.",
+        )
+        send(sess, job, cleanup.cleanup_sql())
+        _update(job, parameters={**job.parameters, "cleanup_wait_since": now.isoformat()})
+        _update(
+            job, phase="Waiting for Citus's deferred drop", current=f"{len(leftovers)} leftover(s) on {node.address}"
+        )
+        return False
+    waited = (now - datetime.fromisoformat(since_text)).total_seconds()
+    if waited < settings.JOB_CLEANUP_WAIT_SECONDS:
+        if not job.parameters.get("cleanup_retried") and waited > settings.JOB_CLEANUP_WAIT_SECONDS / 2:
+            send(sess, job, cleanup.cleanup_sql())
+            _update(job, parameters={**job.parameters, "cleanup_retried": True})
+        return False
+    finish(
+        job,
+        Job.State.FAILED,
+        error=(
+            f"The drain finished, but after {int(waited)} s Citus still has {len(leftovers)} leftover(s) of the moves "
+            f"on {node.address} (pg_dist_cleanup: {names}), so the node was NOT removed: removing it now would leave "
+            "records that nothing can drop and that break the next move of those shards. The node is drained and "
+            "marked should-have-shards = false. See the cleanup page of this cluster (Health → Orphaned resources), "
+            "then remove the node from the Nodes page."
+        ),
+    )
+    return True
 
 
 def _send_cancel(sess: Session, job: Job) -> None:
@@ -380,8 +426,7 @@ def supervise(job_id: int, token: str) -> str:
                         except errors.WorkerUnreachable:
                             moves = []
                     _mirror(job, status, moves)
-                    if status.is_final:
-                        _complete(sess, job, status)
+                    if status.is_final and _complete(sess, job, status):
                         return "done"
                     if not acquire(job_id, token):
                         return "lost"

@@ -132,6 +132,16 @@ def _reachable(nodes: list[Node], reach: list[monitoring.Reachability], unreacha
 def _cleanup(prereq: monitoring.Prerequisites, facts: monitoring.HealthFacts) -> Check:
     if not prereq.has("pg_dist_cleanup") or facts.cleanup_records is None:
         return Check("cleanup", "Orphaned resources", UNKNOWN, "This Citus version has no pg_dist_cleanup.")
+    if facts.cleanup_orphaned:
+        return Check(
+            "cleanup",
+            "Orphaned resources",
+            RED,
+            f"{facts.cleanup_orphaned} of {facts.cleanup_records} records in pg_dist_cleanup belong to a node group "
+            "that no longer exists (a node was removed before Citus dropped its leftovers). Nothing can drop them, "
+            "and the next move of those shards fails and retries for half an hour.",
+            "Open the cleanup page: it previews the records and the exact statement that forgets them.",
+        )
     if facts.cleanup_records:
         return Check(
             "cleanup",
@@ -139,7 +149,7 @@ def _cleanup(prereq: monitoring.Prerequisites, facts: monitoring.HealthFacts) ->
             AMBER,
             f"{facts.cleanup_records} records in pg_dist_cleanup (for example {facts.cleanup_oldest}): leftovers of "
             "moves or splits that the maintenance daemon drops every citus.defer_shard_delete_interval.",
-            "If they stay: CALL citus_cleanup_orphaned_resources();",
+            "If they stay, run Citus's cleanup from the cleanup page (CALL citus_cleanup_orphaned_resources()).",
         )
     return Check("cleanup", "Orphaned resources", GREEN, "pg_dist_cleanup is empty.")
 

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import sql
 
 from audit.actions import audited
-from citusadmin.citus import errors
+from citusadmin.citus import cleanup, errors
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import session
 from citusadmin.citus.nodes import Node
@@ -184,3 +184,41 @@ def do_remove_node(actor: Any, cluster: Cluster, nodeid: int, *, force: bool = F
 
 def preview_sql(statement: sql.Composed) -> str:
     return citus_nodes.render(statement)
+
+
+def do_run_cleanup(actor: Any, cluster: Cluster) -> int:
+    """CALL citus_cleanup_orphaned_resources(): Citus drops what it can reach now. Returns the records left."""
+    with (
+        audited(
+            actor, "nodes.run_cleanup", perm="nodes.remove_node", cluster=cluster, target=cluster.name, atomic=False
+        ) as entry,
+        session(cluster.target()) as sess,
+    ):
+        sess.execute(cleanup.cleanup_sql())
+        left = len(cleanup.records(sess))
+        entry.result = f"{left} record(s) left in pg_dist_cleanup"
+    return left
+
+
+def do_forget_orphaned_cleanup(actor: Any, cluster: Cluster, record_ids: list[int]) -> int:
+    """Delete cleanup records whose node group no longer exists (their objects went with the node;
+    nothing can drop them, and they break the next move of their shards). Only the previewed records,
+    and only while their group is still gone. Returns how many were deleted."""
+    with (
+        audited(
+            actor,
+            "nodes.forget_cleanup_records",
+            perm="nodes.remove_node",
+            cluster=cluster,
+            target=cluster.name,
+            parameters={"record_ids": sorted(record_ids)},
+            atomic=False,
+        ) as entry,
+        session(cluster.target()) as sess,
+    ):
+        before = {r.record_id for r in cleanup.records(sess) if r.group_gone}
+        sess.execute(cleanup.forget_orphaned_sql(record_ids))
+        after = {r.record_id for r in cleanup.records(sess) if r.group_gone}
+        deleted = len((before - after) & set(record_ids))
+        entry.result = f"{deleted} record(s) deleted"
+    return deleted

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<id:cluster_id>/nodes/coordinator/", views.coordinator_host, name="coordinator"),
     path("<id:cluster_id>/nodes/<id:nodeid>/<nodeop:op>/", views.node_operation, name="operation"),
     path("<id:cluster_id>/refresh/", views.refresh_now, name="refresh"),
+    path("<id:cluster_id>/cleanup/", views.cleanup_page, name="cleanup"),
 ]

@@ -16,12 +16,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.actions import ensure_permission
 from citusadmin.broker import BrokerUnavailable
 from citusadmin.citus import capabilities
+from citusadmin.citus import cleanup as citus_cleanup
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
-from citusadmin.params import safe_next
+from citusadmin.params import choice_param, int_list, safe_next
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
@@ -282,3 +284,48 @@ def coordinator_host(request: HttpRequest, cluster_id: int) -> HttpResponse:
     else:
         messages.success(request, f"The coordinator is registered as {host}:{port}.")
     return redirect("nodes:list", cluster_id=cluster.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm("monitoring.view_monitoring")
+def cleanup_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """pg_dist_cleanup in names: what Citus still has to drop, where, and which records belong to a node
+    group that no longer exists. POST ``op=run`` calls Citus's cleanup; ``op=forget`` previews, then
+    (``confirm=yes``) deletes exactly the previewed records of removed groups."""
+    cluster = cluster_for(request, cluster_id)
+    op = ""
+    if request.method == "POST":  # every change here is topology: Admins only, refusals audited
+        op = choice_param(request.POST, "op", ("run", "forget"), "forget")
+        ensure_permission(request.user, "nodes.remove_node", action=f"nodes.cleanup_{op}", cluster=cluster)
+    if op == "run":
+        try:
+            left = actions.do_run_cleanup(request.user, cluster)
+        except CitusError as exc:
+            _fail(request, exc, "Citus's cleanup")
+        else:
+            messages.success(request, f"Citus's cleanup ran; {left} record(s) left.")
+        return redirect("nodes:cleanup", cluster_id=cluster.pk)
+    context: dict[str, Any] = {"cluster": cluster, "read_at": timezone.now()}
+    try:
+        with session(cluster.target()) as sess:
+            records = citus_cleanup.records(sess)
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "nodes/cleanup.html", context)
+    orphaned = [r for r in records if r.group_gone]
+    context.update(records=records, orphaned=orphaned)
+    if op == "forget" and orphaned:
+        ids = [r.record_id for r in orphaned]
+        if request.POST.get("confirm") == "yes":
+            chosen = int_list(request.POST.get("record_ids", "")) or []
+            try:
+                deleted = actions.do_forget_orphaned_cleanup(request.user, cluster, [i for i in chosen if i in ids])
+            except CitusError as exc:
+                _fail(request, exc, "Forgetting the records")
+            else:
+                messages.success(request, f"{deleted} record(s) of removed nodes forgotten.")
+            return redirect("nodes:cleanup", cluster_id=cluster.pk)
+        context.update(
+            preview=citus_nodes.render(citus_cleanup.forget_orphaned_sql(ids)), record_ids=",".join(map(str, ids))
+        )
+    return render(request, "nodes/cleanup.html", context)

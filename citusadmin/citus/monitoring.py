@@ -359,6 +359,7 @@ class HealthFacts:
     measured_at: datetime
     cleanup_records: int | None
     cleanup_oldest: str | None
+    cleanup_orphaned: int | None  # records whose node group no longer exists (nothing can drop them)
     failed_tasks: list[str]
     retrying_tasks: list[str]
     reachability: list[dict[str, Any]]  # [{"nodeid": n, "reachable": bool}]
@@ -383,9 +384,11 @@ SELECT now() AS measured_at,
 def health_facts_sql(*, has_cleanup: bool, has_tasks: bool) -> sql.Composed:
     cleanup = (
         "(SELECT count(*) FROM pg_dist_cleanup)::int AS cleanup_records, "
-        "(SELECT min(object_name) FROM pg_dist_cleanup) AS cleanup_oldest"
+        "(SELECT min(object_name) FROM pg_dist_cleanup) AS cleanup_oldest, "
+        "(SELECT count(*) FROM pg_dist_cleanup c WHERE NOT EXISTS "
+        "(SELECT 1 FROM pg_dist_node n WHERE n.groupid = c.node_group_id))::int AS cleanup_orphaned"
         if has_cleanup
-        else "NULL::int AS cleanup_records, NULL::text AS cleanup_oldest"
+        else "NULL::int AS cleanup_records, NULL::text AS cleanup_oldest, NULL::int AS cleanup_orphaned"
     )
     tasks = (
         "ARRAY(SELECT format('job %s task %s: %s', t.job_id, t.task_id, left(COALESCE(t.message, ''), 300)) "
