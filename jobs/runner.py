@@ -570,9 +570,40 @@ def run_blocking(job: Job, token: str) -> None:
         summary = f"{moved or done} shard move(s) done." if spec.progress_from_rebalancer else "Done."
         finish(job, Job.State.SUCCEEDED, summary=summary)
     elif job.cancel_sent and error.sqlstate == "57014":
-        finish(job, Job.State.CANCELLED, summary=f"Cancelled after {len(seen_moves)} finished move(s), which are kept.")
+        finish(
+            job,
+            Job.State.CANCELLED,
+            summary=f"Cancelled after {len(seen_moves)} finished move(s), which are kept." + _left_behind(job),
+        )
     else:
-        finish(job, Job.State.FAILED, error=error.as_text())
+        finish(job, Job.State.FAILED, error=error.as_text() + _left_behind(job))
+
+
+def _left_behind(job: Job) -> str:
+    """create_distributed_table_concurrently converts a plain table to a Citus local table before it
+    copies; when it fails after that, the table stays a Citus local table. Say so, and keep its oid
+    so the job page offers the undo (undistribute_table)."""
+    if job.kind != Job.Kind.DISTRIBUTE_CONCURRENTLY or not job.parameters.get("concurrently", True):
+        return ""
+    from citusadmin.citus.tables import relation_state
+
+    relation = str(job.parameters["relation"])
+    try:
+        with direct_session(
+            job.cluster.target(), application_name=_application_name(job), statement_timeout_ms=10_000
+        ) as sess:
+            state = relation_state(sess, relation)
+    except CitusError as exc:
+        return f" Could not check what Citus left of {relation}: {exc.user_message}"
+    if state is None or state.kind != "citus_local":
+        return ""
+    _update(job, parameters={**job.parameters, "left_citus_local_relid": state.relid})
+    log(job, f"Citus left {relation} as a Citus local table.", "warning")
+    return (
+        f" Citus left {relation} as a Citus local table (it was a plain PostgreSQL table): the concurrent "
+        "distribution converts it first and does not undo that when it fails. Undo it with Undistribute "
+        "(undistribute_table), or distribute it again."
+    )
 
 
 def _mirror_blocking(job: Job, moves: list[rebalance.MoveProgress], seen: set[int]) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 
 class SandboxError(Exception):
@@ -107,6 +108,7 @@ class Sandbox:
 
     def start_node(self, node: SandboxNode) -> None:
         if self.is_running(node):
+            self._allow_citus_decoding(node)
             return
         log = self.root / f"{node.name}.log"
         result = self._as_postgres(
@@ -115,6 +117,23 @@ class Sandbox:
         if result.returncode != 0:
             tail = log.read_text()[-2000:] if log.exists() else ""
             raise SandboxError(f"could not start {node.name} on port {node.port}: {result.stderr}{tail}")
+        self._allow_citus_decoding(node)
+
+    def _allow_citus_decoding(self, node: SandboxNode) -> None:
+        """Some PostgreSQL builds (this machine's among them) refuse logical-decoding plugins not named in
+        ``output_plugin_libraries``; Citus's concurrent paths (create_distributed_table_concurrently,
+        splits, logical shard moves) decode with the plugin ``citus``. Add it where the setting exists."""
+        with psycopg.connect(**self.params(node), autocommit=True) as conn:
+            row = conn.execute("SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries'").fetchone()
+            if row is None:
+                return
+            plugins = [p.strip() for p in str(row[0]).split(",") if p.strip()]
+            if "citus" in plugins:
+                return
+            # a list setting: one literal per library (a single literal would become one quoted name)
+            values = sql.SQL(", ").join(sql.Literal(p.strip('"')) for p in [*plugins, "citus"])
+            conn.execute(sql.SQL("ALTER SYSTEM SET output_plugin_libraries = {}").format(values))
+            conn.execute("SELECT pg_reload_conf()")
 
     def stop_node(self, node: SandboxNode, mode: str = "fast") -> None:
         if self.is_running(node):

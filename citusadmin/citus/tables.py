@@ -345,6 +345,28 @@ def colocation_of(sess: Session, table: str) -> Colocation | None:
 # --- statements ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RelationState:
+    relid: int
+    kind: str  # as in KINDS
+
+
+_RELATION_STATE = """
+SELECT c.oid::bigint AS relid,
+       CASE WHEN p.logicalrelid IS NULL THEN 'local'
+            WHEN p.partmethod = 'n' AND p.repmodel = 't' THEN 'reference'
+            WHEN p.partmethod = 'n' THEN 'citus_local'
+            ELSE 'distributed' END AS kind
+  FROM pg_class c LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+ WHERE c.oid = to_regclass(%s)
+"""
+
+
+def relation_state(sess: Session, qualified: str) -> RelationState | None:
+    """What a relation is now (coordinator catalogs only); None when it does not exist."""
+    return sess.fetch_one(_RELATION_STATE, (qualified,), row=RelationState)
+
+
 def _regclass(qualified: str) -> sql.Composable:
     return sql.SQL("{}::regclass").format(sql.Literal(qualified))
 

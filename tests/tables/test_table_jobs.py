@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from jobs.models import Job
@@ -95,3 +97,63 @@ def test_distributing_on_request_runs_as_a_job(client, admin, cluster_row, plain
     else:
         assert job.state == "succeeded", job.error
     assert rows == 2000
+
+
+def _plugins(citus, plugins: list[str] | None) -> None:
+    """Set output_plugin_libraries on every node of the test cluster; None: back to the sandbox's own
+    (the machine's list plus citus)."""
+    import psycopg
+    from psycopg import sql
+
+    for node in [citus.sandbox.coordinator, *citus.sandbox.workers]:
+        if plugins is None:
+            citus.sandbox._allow_citus_decoding(node)
+            continue
+        with psycopg.connect(**citus.sandbox.params(node), autocommit=True) as conn:
+            values = sql.SQL(", ").join(sql.Literal(p) for p in plugins)
+            conn.execute(sql.SQL("ALTER SYSTEM SET output_plugin_libraries = {}").format(values))
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def _kind(citus, relid: int) -> str:
+    with citus.connect() as conn:
+        row = conn.execute(
+            "SELECT CASE WHEN p.logicalrelid IS NULL THEN 'local' WHEN p.partmethod = 'n' THEN 'citus_local' "
+            "ELSE 'distributed' END FROM pg_class c LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid "
+            "WHERE c.relname = 't_plain_job'"
+        ).fetchone()
+    return row[0]
+
+
+def test_a_failed_concurrent_distribution_says_it_left_a_citus_local_table_and_offers_the_undo(
+    client, admin, cluster_row, plain, job_worker, controllable
+):
+    citus = controllable
+    with citus.connect() as conn:
+        allowed = conn.execute("SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries'").fetchone()
+    if allowed is None:
+        pytest.skip("this PostgreSQL build has no output_plugin_libraries to make the concurrent path fail with")
+    # Citus's decoder refused (as on a build that restricts plugins): the copy fails after the conversion
+    _plugins(citus, [p.strip() for p in allowed[0].split(",") if p.strip() not in ("citus", "")])
+    try:
+        client.force_login(admin)
+        url = f"/c/{cluster_row.pk}/tables/{plain}/distribute/"
+        form = {"column": "id", "shard_count": "4", "colocate_with": "default", "as_job": "on", "confirm": "yes"}
+        job = _job_from(client.post(url, form))
+        wait_for(lambda: Job.objects.get(pk=job.pk).state in Job.FINAL_STATES, 120, message=job_worker.logs())
+        job.refresh_from_db()
+    finally:
+        _plugins(citus, None)
+    assert job.state == "failed"
+    assert _kind(citus, plain) == "citus_local"
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'Citus left "public"."t_plain_job" as a Citus local table' in html.unescape(page)
+    new_relid = job.parameters["left_citus_local_relid"]
+    undo = f"/c/{cluster_row.pk}/tables/{new_relid}/undistribute/"
+    assert undo in page
+    preview = client.post(undo, {}).content.decode()
+    assert "undistribute_table" in preview
+    client.post(undo, {"confirm": "yes"})
+    assert _kind(citus, plain) == "local"
+    with citus.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM t_plain_job").fetchone()[0] == 2000
