@@ -39,6 +39,30 @@ class ClusterForm(forms.ModelForm):
             "sslcrl",
             "ssl_min_protocol_version",
         ]
+        labels = {
+            "dbname": "Database",
+            "user": "User",
+            "passfile": "Password file (pgpass)",
+            "sslmode": "SSL mode",
+            "sslrootcert": "CA certificate",
+            "sslcert": "Client certificate",
+            "sslkey": "Client key",
+            "sslcrl": "Certificate revocation list",
+            "ssl_min_protocol_version": "Minimum TLS version",
+        }
+
+    # Which fields each part of the page shows, by exact name (each field exactly once).
+    SECTIONS = (
+        ("Cluster", ("name", "description")),
+        ("Connection", ("service", "host", "port", "dbname", "user", "password", "clear_password", "passfile")),
+        ("SSL/TLS", ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "ssl_min_protocol_version")),
+    )
+
+    def sections(self, *, has_password: bool = False) -> list[tuple[str, list[forms.BoundField]]]:
+        return [
+            (title, [self[name] for name in names if name != "clear_password" or has_password])
+            for title, names in self.SECTIONS
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -34,7 +34,7 @@ def cluster_add(request: HttpRequest) -> HttpResponse:
         cluster = actions.do_register_cluster(request.user, fields, form.cleaned_data["password"])
         messages.success(request, f"Cluster {cluster.name} registered. Test its connection below.")
         return redirect("clusters:detail", cluster_id=cluster.pk)
-    return render(request, "clusters/form.html", {"form": form, "cluster": None})
+    return render(request, "clusters/form.html", {"form": form, "cluster": None, "sections": form.sections()})
 
 
 @require_http_methods(["GET", "POST"])
@@ -49,7 +49,8 @@ def cluster_edit(request: HttpRequest, cluster_id: int) -> HttpResponse:
         )
         messages.success(request, f"Cluster {cluster.name} updated.")
         return redirect("clusters:detail", cluster_id=cluster.pk)
-    return render(request, "clusters/form.html", {"form": form, "cluster": cluster})
+    context = {"form": form, "cluster": cluster, "sections": form.sections(has_password=cluster.has_password)}
+    return render(request, "clusters/form.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -666,13 +666,21 @@ def sweep() -> dict[str, int]:
     for job in lapsed:
         spec = KINDS[job.kind]
         if spec.mode == BACKGROUND:
-            if job.resume_requested_at and now - job.resume_requested_at < timedelta(seconds=lease_seconds()):
+            # Claim the re-attach atomically: sweeps that piled up while the worker was away run at once,
+            # and only one of them may publish (and log) it.
+            recent = now - timedelta(seconds=lease_seconds())
+            claimed = (
+                Job.objects.filter(pk=job.pk, lease_until__lt=now)
+                .filter(Q(resume_requested_at__isnull=True) | Q(resume_requested_at__lt=recent))
+                .update(resume_requested_at=now)
+            )
+            if not claimed:
                 continue
             try:
                 publish(tasks.supervise_job, job.pk, new_token())
             except BrokerUnavailable:
+                Job.objects.filter(pk=job.pk).update(resume_requested_at=job.resume_requested_at)
                 return counts
-            _update(job, resume_requested_at=now)
             log(job, "Its supervisor stopped; a new one re-attaches to the Citus job.", "warning")
             counts["resumed"] += 1
         else:
@@ -690,10 +698,17 @@ def sweep() -> dict[str, int]:
         Q(resume_requested_at__isnull=True) | Q(resume_requested_at__lt=now - timedelta(seconds=30))
     )
     for job in stale_queued:
+        claimed = (
+            Job.objects.filter(pk=job.pk, state=Job.State.QUEUED)
+            .filter(Q(resume_requested_at__isnull=True) | Q(resume_requested_at__lt=now - timedelta(seconds=30)))
+            .update(resume_requested_at=now)
+        )
+        if not claimed:
+            continue
         try:
             publish(tasks.run_job, job.pk)
         except BrokerUnavailable:
+            Job.objects.filter(pk=job.pk).update(resume_requested_at=job.resume_requested_at)
             return counts
-        _update(job, resume_requested_at=now)
         counts["requeued"] += 1
     return counts

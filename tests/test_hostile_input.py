@@ -127,6 +127,19 @@ def _walk(client: Any, method: str, ids: dict[str, int], examples: int) -> int:
 ROLES = ["admin", "operator", "viewer", "auditor", "requester"]
 
 
+@pytest.fixture
+def walk_table(citus: Any) -> Iterator[int]:
+    """A small distributed table to walk the table pages with; dropped afterwards (it would otherwise
+    hold shards on nodes that later tests add and remove)."""
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE walk_t (id bigint PRIMARY KEY, v text)")
+        conn.execute("SELECT create_distributed_table('walk_t', 'id', shard_count => 4)")
+        relid = conn.execute("SELECT 'walk_t'::regclass::oid::int").fetchone()[0]
+    yield relid
+    with citus.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS walk_t")
+
+
 def _ids(cluster: Cluster, request: Any) -> dict[str, int]:
     """Objects that exist, so detail pages are reached, not only their 404s."""
     from audit.actions import record
@@ -135,14 +148,7 @@ def _ids(cluster: Cluster, request: Any) -> dict[str, int]:
     other = request.getfixturevalue("second_admin")
     job = Job.objects.create(cluster=cluster, kind=Job.Kind.REBALANCE, state=Job.State.SUCCEEDED, actor_name="x")
     entry = record(None, "test.walk", "succeeded", cluster=cluster)
-    relid = 1
-    if cluster.port != 1:  # the real cluster: a distributed table to walk the table pages with
-        citus = request.getfixturevalue("citus")
-        with citus.connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS walk_t (id bigint PRIMARY KEY, v text)")
-            if not conn.execute("SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'walk_t'::regclass").fetchone():
-                conn.execute("SELECT create_distributed_table('walk_t', 'id', shard_count => 4)")
-            relid = conn.execute("SELECT 'walk_t'::regclass::oid::int").fetchone()[0]
+    relid = request.getfixturevalue("walk_table") if cluster.port != 1 else 1
     return {
         "cluster_id": cluster.pk,
         "user_id": other.pk,

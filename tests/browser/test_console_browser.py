@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = pytest.mark.browser
 
 
@@ -51,3 +53,35 @@ def test_the_cluster_switcher_navigates(live_server, viewer, cluster_row, other_
     page.select_option("#cluster-switcher", f"/c/{other.pk}/")
     page.wait_for_url(f"{live_server.url}/c/{other.pk}/")
     assert "Connection refused" in page.content()
+
+
+def test_register_a_cluster_filled_top_to_bottom_saves(live_server, admin, browser_page):
+    """The Name field appeared twice ("name" is inside "dbname"), and the empty second one won."""
+    page = browser_page
+    sign_in(page, live_server, admin)
+    page.goto(f"{live_server.url}/clusters/add/")
+    assert page.locator("input[name=name]").count() == 1
+    labels = page.locator("form label").all_inner_texts()
+    assert "SSL mode:" in labels and "Minimum TLS version:" in labels and "Sslmode:" not in labels
+    page.fill("input[name=name]", "typed-top-down")
+    page.fill("input[name=host]", "127.0.0.1")
+    page.fill("input[name=port]", "1")
+    page.fill("input[name=dbname]", "postgres")
+    page.fill("input[name=user]", "postgres")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    assert "typed-top-down" in page.content()
+    assert "/clusters/add/" not in page.url
+
+
+def test_the_switcher_marks_the_cluster_on_every_cluster_page(client, viewer, cluster_row, other_cluster):
+    """Operation pages (formerly regex routes) passed cluster_id as a string and marked nothing."""
+    client.force_login(viewer)
+    for url in (
+        f"/c/{cluster_row.pk}/",
+        f"/c/{cluster_row.pk}/nodes/1/update/",
+        f"/c/{cluster_row.pk}/tables/1/alter/",
+        f"/c/{cluster_row.pk}/tables/",
+    ):
+        body = client.get(url).content.decode()
+        assert f'<option value="/c/{cluster_row.pk}/" selected>' in body, url

@@ -192,3 +192,40 @@ def test_refresh_follows_only_same_site_next(client, operator, cluster_row):
         assert response["Location"] == f"/c/{cluster_row.pk}/", evil
     response = client.post(f"/c/{cluster_row.pk}/refresh/", {"next": f"/c/{cluster_row.pk}/tables/"})
     assert response["Location"] == f"/c/{cluster_row.pk}/tables/"
+
+
+def test_sweeps_that_piled_up_re_attach_a_job_once(transactional_db, cluster_row):
+    """Sweeps queued while the worker was away run together when it is back: one re-attach, one log line."""
+    import threading
+
+    from django.db import connections
+
+    from jobs import runner
+    from jobs.models import JobLogEntry
+    from tests.conftest import use_broker
+
+    job = Job.objects.create(
+        cluster=cluster_row,
+        kind=Job.Kind.REBALANCE,
+        state=Job.State.RUNNING,
+        started_at=timezone.now(),
+        lease_owner="dead",
+        lease_until=timezone.now() - timedelta(seconds=30),
+        citus_job_id=1,
+    )
+    results: list[dict[str, int]] = []
+
+    def sweep() -> None:
+        try:
+            results.append(runner.sweep())
+        finally:
+            connections.close_all()
+
+    with use_broker("filesystem://", f"sweep-{uuid.uuid4().hex[:6]}"):
+        threads = [threading.Thread(target=sweep) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert sum(r["resumed"] for r in results) == 1
+    assert JobLogEntry.objects.filter(job=job, message__contains="re-attaches").count() == 1
