@@ -248,16 +248,24 @@ def _reattach(sess: Session, job: Job) -> int | None:
     return _start_citus_job(sess, job)
 
 
-def _describe_task(task: dict[str, Any]) -> str:
+_task_names: dict[tuple[str, str], str] = {}
+
+
+def _describe_task(sess: Session, task: dict[str, Any]) -> str:
+    """The running task in names (table, shard, nodes), looked up once per distinct command."""
     command = str(task.get("command", ""))
-    hosts = task.get("hosts") or {}
-    what = command.replace("SELECT pg_catalog.", "")
-    if hosts:
-        what = f"{what} {hosts.get('source', '?')} → {hosts.get('target', '?')}"
-    return what[:300]
+    key = (sess.target.key, command)
+    if key not in _task_names:
+        if len(_task_names) > 1000:
+            _task_names.clear()
+        try:
+            _task_names[key] = rebalance.describe_command(sess, command)
+        except CitusError:
+            return command.replace("SELECT pg_catalog.", "")[:300]
+    return _task_names[key][:300]
 
 
-def _mirror(job: Job, status: rebalance.CitusJob, moves: list[rebalance.MoveProgress]) -> None:
+def _mirror(sess: Session, job: Job, status: rebalance.CitusJob, moves: list[rebalance.MoveProgress]) -> None:
     counts = status.counts
     total = sum(counts.values())
     done = counts.get("done", 0)
@@ -270,11 +278,9 @@ def _mirror(job: Job, status: rebalance.CitusJob, moves: list[rebalance.MoveProg
         "progress_at": timezone.now(),
         "coordinator_error": "",
         "phase": str(running[0].get("phase") or "") if running else ("Waiting to retry" if waiting else ""),
-        "current": _describe_task(running[0]) if running else "",
+        "current": _describe_task(sess, running[0]) if running else "",
     }
     in_flight = [m for m in moves if m.progress == 1]
-    if in_flight and running:
-        fields["current"] = f"{fields['current']} {in_flight[0].source} → {in_flight[0].target}"[:300]
     if in_flight:
         fields["bytes_total"] = sum(m.source_size or 0 for m in in_flight)
         fields["bytes_done"] = sum(m.target_size or 0 for m in in_flight)
@@ -425,7 +431,7 @@ def supervise(job_id: int, token: str) -> str:
                             moves = rebalance.progress(sess)
                         except errors.WorkerUnreachable:
                             moves = []
-                    _mirror(job, status, moves)
+                    _mirror(sess, job, status, moves)
                     if status.is_final and _complete(sess, job, status):
                         return "done"
                     if not acquire(job_id, token):

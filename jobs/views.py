@@ -182,8 +182,11 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
                 strategy=params["strategy"], drain_only=params["drain_only"], transfer_mode=params["transfer_mode"]
             )
         )
+        reference_copies = [n for n in nodes if n.isactive and n.missing_reference_placements]
         context.update(
             moves=moves,
+            reference_copies=reference_copies,
+            reference_copy_count=sum(n.missing_reference_placements for n in reference_copies),
             preview=statement.as_string(),
             balance=_balance(nodes, moves),
             total_bytes=sum(m.shard_size or 0 for m in moves),
@@ -213,6 +216,9 @@ def _balance(nodes: list[citus_nodes.Node], moves: list[rebalance.PlannedMove]) 
             rows[m.source]["after"] -= 1
         if m.target in rows:
             rows[m.target]["after"] += 1
+    for n in nodes:  # Citus first copies the reference tables to active nodes that lack them
+        if n.isactive and n.missing_reference_placements and n.address in rows:
+            rows[n.address]["after"] += n.missing_reference_placements
     top = max([r["before"] for r in rows.values()] + [r["after"] for r in rows.values()] + [1])
     for r in rows.values():
         r["max"] = top

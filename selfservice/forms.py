@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -10,14 +11,33 @@ Kind = ChangeRequest.Kind
 _TABLE_KINDS = {Kind.DISTRIBUTE, Kind.REFERENCE, Kind.SHARD_COUNT, Kind.ANALYZE}
 
 
+_PART = r'"((?:[^"]|"")+)"|([^."]+)'
+_QUALIFIED = re.compile(rf"^(?:{_PART})\.(?:{_PART})$")
+
+
+def split_qualified(text: str) -> tuple[str, str] | None:
+    """``schema.table`` as PostgreSQL names it: either part may be double-quoted (then it may hold
+    dots, spaces and doubled quotes); an unquoted part is taken as written (spaces included, since
+    the console quotes every identifier it sends). Each part at most 63 bytes."""
+    match = _QUALIFIED.match(text)
+    if match is None:
+        return None
+    q_schema, schema, q_table, table = match.groups()
+    parts = (
+        q_schema.replace('""', '"') if q_schema else schema.strip(),
+        q_table.replace('""', '"') if q_table else table.strip(),
+    )
+    if not all(parts) or any(len(p.encode()) > 63 for p in parts):
+        return None
+    return parts
+
+
 class RequestForm(forms.Form):
     kind = forms.ChoiceField(choices=Kind.choices, label="Change")
-    table = forms.RegexField(
-        regex=r"^[^.\s]{1,63}\.[^\s]{1,63}$",
+    table = forms.CharField(
         required=False,
-        max_length=127,
-        help_text="schema.table, for example public.orders",
-        error_messages={"invalid": "Write the table as schema.table."},
+        max_length=200,
+        help_text='schema.table, for example public.orders; quote names with dots: "my schema"."order items"',
     )
     column = forms.CharField(
         required=False,
@@ -33,6 +53,15 @@ class RequestForm(forms.Form):
         required=False, initial=True, label="Change the co-located tables too (shard count)"
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, help_text="Why, for the Admin")
+
+    def clean_table(self) -> tuple[str, str] | None:
+        raw = (self.cleaned_data.get("table") or "").strip()
+        if not raw:
+            return None
+        parsed = split_qualified(raw)
+        if parsed is None:
+            raise forms.ValidationError('Write the table as schema.table (quote a name that has a dot: "a.b".c).')
+        return parsed
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -51,7 +80,7 @@ class RequestForm(forms.Form):
         kind = data["kind"]
         if kind == Kind.REBALANCE:
             return {}
-        schema, _, table = data["table"].partition(".")
+        schema, table = data["table"]
         params: dict[str, Any] = {"schema": schema, "table": table}
         if kind == Kind.DISTRIBUTE:
             params.update(

@@ -19,7 +19,7 @@ from citusadmin.pagination import keyset_page
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for, sees_all_clusters, visible_clusters
 from selfservice import actions, plans
-from selfservice.forms import DecisionForm, RequestForm
+from selfservice.forms import DecisionForm, RequestForm, split_qualified
 from selfservice.models import ChangeRequest, Notification
 
 PAGE_SIZE = 50
@@ -97,10 +97,10 @@ def request_new(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 def _columns(cluster: Any, request: HttpRequest) -> list[tuple[str, str]]:
     """Column suggestions for a table named in the query string (one catalog statement)."""
-    table = request.GET.get("table") or request.POST.get("table") or ""
-    schema, _, name = table.partition(".")
-    if not (schema and name):
+    parsed = split_qualified((request.GET.get("table") or request.POST.get("table") or "").strip())
+    if parsed is None:
         return []
+    schema, name = parsed
     try:
         with session(cluster.target()) as sess:
             relid = citus_tables.find_relid(sess, schema, name)

@@ -99,7 +99,7 @@ def _info(cluster: Cluster, relid: int) -> citus_tables.TableInfo:
 def table_detail(request: HttpRequest, cluster_id: int, relid: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     after = int_param(request.GET, "after")
-    context: dict[str, Any] = {"cluster": cluster}
+    context: dict[str, Any] = {"cluster": cluster, "relid": relid}
     try:
         with session(cluster.target()) as sess:
             info = citus_tables.table_info(sess, relid)

@@ -342,3 +342,37 @@ def ended_tasks(sess: Session, job_id: int) -> list[TaskOutcome]:
 
 def max_job_id(sess: Session) -> int:
     return int(sess.scalar("SELECT COALESCE(max(job_id), 0) FROM pg_dist_background_job") or 0)
+
+
+# --- naming a background task ----------------------------------------------------------------------
+
+_PLACEMENT_TASK = re.compile(r"citus_(move|copy)_shard_placement\((\d+)\s*,\s*(\d+)\s*,\s*(\d+)")
+
+
+@dataclass(frozen=True)
+class _ShardNames:
+    table_name: str | None
+    source: str | None
+    target: str | None
+
+
+def describe_command(sess: Session, command: str) -> str:
+    """A background task's command in names: ``citus_move_shard_placement(102083,3,11,'auto')`` becomes
+    "move shard 102083 of public.events from 10.0.0.3:5432 to 10.0.0.11:5432" (one catalog read)."""
+    match = _PLACEMENT_TASK.search(command)
+    if match is None:
+        if "replicate_reference_tables" in command:
+            return "copy the reference tables to the nodes that lack them"
+        return command.replace("SELECT pg_catalog.", "").strip()
+    verb, shardid, source, target = match.group(1), int(match.group(2)), int(match.group(3)), int(match.group(4))
+    names = sess.fetch_one(
+        "SELECT (SELECT logicalrelid::regclass::text FROM pg_dist_shard WHERE shardid = %(shard)s) AS table_name, "
+        "(SELECT nodename || ':' || nodeport FROM pg_dist_node WHERE nodeid = %(source)s) AS source, "
+        "(SELECT nodename || ':' || nodeport FROM pg_dist_node WHERE nodeid = %(target)s) AS target",
+        {"shard": shardid, "source": source, "target": target},
+        row=_ShardNames,
+    )
+    table = names.table_name if names and names.table_name else "a dropped table"
+    src = names.source if names and names.source else f"node {source}"
+    dst = names.target if names and names.target else f"node {target}"
+    return f"{verb} shard {shardid} of {table} from {src} to {dst}"

@@ -325,16 +325,29 @@ def shard_page(sess: Session, relid: int, *, after: int | None = None, limit: in
 class Colocation:
     colocation_id: int
     shard_count: int
-    column_type: str | None
+    column_type: str | None  # None for groups without a distribution column (reference, single shard)
     tables: list[str]
+    is_reference: bool = False
+
+    @property
+    def caption(self) -> str:
+        """What the group is, in words (a reference group used to read "1 shards, -")."""
+        if self.is_reference:
+            return "reference tables: one shard, a copy on every node"
+        shards = f"{self.shard_count} shard{'s' if self.shard_count != 1 else ''}"
+        return (
+            f"{shards}, distributed by a {self.column_type} column"
+            if self.column_type
+            else f"{shards}, no distribution column"
+        )
 
 
 def colocation_of(sess: Session, table: str) -> Colocation | None:
     return sess.fetch_one(
         "SELECT c.colocationid AS colocation_id, c.shardcount AS shard_count, "
-        "format_type(c.distributioncolumntype, NULL) AS column_type, "
+        "CASE WHEN c.distributioncolumntype <> 0 THEN format_type(c.distributioncolumntype, NULL) END AS column_type, "
         "ARRAY(SELECT logicalrelid::regclass::text FROM pg_dist_partition WHERE colocationid = c.colocationid "
-        "      ORDER BY 1) AS tables "
+        "      ORDER BY 1) AS tables, (p.partmethod = 'n' AND p.repmodel = 't') AS is_reference "
         "FROM pg_dist_partition p JOIN pg_dist_colocation c ON c.colocationid = p.colocationid "
         "WHERE p.logicalrelid = %s::regclass",
         (table,),
@@ -425,9 +438,11 @@ def colocation_groups(sess: Session, *, after: int | None = None, limit: int = 1
     """A page of co-location groups with their tables (keyset on the group id)."""
     return sess.fetch_all(
         "SELECT c.colocationid AS colocation_id, c.shardcount AS shard_count, "
-        "format_type(c.distributioncolumntype, NULL) AS column_type, "
+        "CASE WHEN c.distributioncolumntype <> 0 THEN format_type(c.distributioncolumntype, NULL) END AS column_type, "
         "ARRAY(SELECT p.logicalrelid::regclass::text FROM pg_dist_partition p "
-        "      WHERE p.colocationid = c.colocationid ORDER BY 1) AS tables "
+        "      WHERE p.colocationid = c.colocationid ORDER BY 1) AS tables, "
+        "EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.colocationid = c.colocationid "
+        "        AND p.partmethod = 'n' AND p.repmodel = 't') AS is_reference "
         "FROM pg_dist_colocation c "
         "WHERE EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.colocationid = c.colocationid) "
         "AND (%s::int IS NULL OR c.colocationid > %s) ORDER BY c.colocationid LIMIT %s",

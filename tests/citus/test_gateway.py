@@ -202,3 +202,32 @@ def test_it_recovers_after_the_coordinator_restarts(controllable):
         sandbox.wait_ready(sandbox.coordinator)
     with session(target) as sess:  # the pool replaced its dead connection
         assert sess.scalar("SELECT 1") == 1
+
+
+def test_a_background_task_is_described_by_table_shard_and_node_names(citus):
+    from citusadmin.citus import rebalance
+    from citusadmin.citus.connection import ClusterTarget, direct_session
+
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE gw_named (id bigint PRIMARY KEY)")
+        conn.execute("SELECT create_distributed_table('gw_named', 'id', shard_count => 2)")
+        shard, nodeid, port = conn.execute(
+            "SELECT s.shardid, n.nodeid, n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) "
+            "JOIN pg_dist_node n USING (groupid) WHERE s.logicalrelid = 'gw_named'::regclass LIMIT 1"
+        ).fetchone()
+        other_id, other_port = conn.execute(
+            "SELECT nodeid, nodeport FROM pg_dist_node WHERE nodeid <> %s AND groupid <> 0 LIMIT 1", (nodeid,)
+        ).fetchone()
+    try:
+        target = ClusterTarget.from_params("t", **citus.params)
+        with direct_session(target, application_name="test", statement_timeout_ms=5000) as sess:
+            text = rebalance.describe_command(
+                sess, f"SELECT pg_catalog.citus_move_shard_placement({shard},{nodeid},{other_id},'auto')"
+            )
+            assert text == f"move shard {shard} of gw_named from 127.0.0.1:{port} to 127.0.0.1:{other_port}"
+            assert "reference tables" in rebalance.describe_command(
+                sess, "SELECT pg_catalog.replicate_reference_tables('auto')"
+            )
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP TABLE gw_named")

@@ -244,3 +244,36 @@ def test_the_permission_is_checked_again_when_the_task_starts(operator, cluster_
     assert User.objects.get(pk=operator.pk).groups.count() == 0
     assert job.state == "failed" and "no longer has the permission jobs.start_rebalance" in job.error
     assert AuditEntry.objects.filter(job_id=job.pk, action="jobs.rebalance.end", outcome="failed").exists()
+
+
+@pytest.fixture
+def lacking_reference(controllable, spare_node, cluster_row):
+    """A new node added after a reference table existed: Citus copies the reference table to it as the
+    first task of the next rebalance."""
+    with controllable.connect() as conn:
+        conn.execute("CREATE TABLE prev_ref (id int PRIMARY KEY)")
+        conn.execute("SELECT create_reference_table('prev_ref')")
+        conn.execute("CREATE TABLE prev_dist (id bigint PRIMARY KEY)")
+        conn.execute("SELECT create_distributed_table('prev_dist', 'id', shard_count => 8)")
+        conn.execute("SELECT citus_add_node('127.0.0.1', %s)", (spare_node.port,))
+    yield spare_node
+    with controllable.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS prev_dist, prev_ref")
+        conn.execute("CALL citus_cleanup_orphaned_resources()")
+
+
+def test_the_preview_shows_every_task_the_rebalance_will_run(
+    client, operator, cluster_row, lacking_reference, job_worker
+):
+    client.force_login(operator)
+    form = {"scope": "cluster", "transfer_mode": "block_writes"}
+    body = client.post(f"/c/{cluster_row.pk}/rebalance/", {**form, "confirm": "no"}).content.decode()
+    assert 'id="plan-reference-copy"' in body and f"127.0.0.1:{lacking_reference.port}" in body
+    moves = body.split('id="plan"')[1].split("</tbody>")[0].count("<tr><td>")
+    assert moves > 0
+    response = client.post(f"/c/{cluster_row.pk}/rebalance/", {**form, "confirm": "yes"})
+    job = Job.objects.get(pk=int(response["Location"].rstrip("/").split("/")[-1]))
+    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 180, message=job_worker.logs())
+    job.refresh_from_db()
+    assert job.state == "succeeded", job.error
+    assert job.progress_total == moves + 1  # the preview's moves and the reference copy, nothing else

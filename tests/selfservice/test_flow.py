@@ -153,3 +153,34 @@ def test_shard_count_and_rebalance_requests_show_their_sql(client, requester, cl
     assert "alter_distributed_table" in page and "&quot;shard_count&quot; =&gt; 8" in page and 'id="check-ok"' in page
     page = client.post(f"/requests/c/{cluster_row.pk}/new/", {"kind": "rebalance", "reason": "x"}).content.decode()
     assert "citus_rebalance_start" in page
+
+
+def test_a_request_names_a_real_table_with_a_space_and_a_dot(client, requester, cluster_row, citus):
+    ClusterAccess.objects.create(user=requester, cluster=cluster_row)
+    with citus.connect() as conn:
+        conn.execute('CREATE TABLE "order items" (id bigint PRIMARY KEY)')
+        conn.execute('CREATE TABLE "v1.2 events" (id bigint PRIMARY KEY)')
+    try:
+        client.force_login(requester)
+        for typed, quoted in (
+            ("public.order items", "&quot;public&quot;.&quot;order items&quot;"),
+            ('public."v1.2 events"', "&quot;public&quot;.&quot;v1.2 events&quot;"),
+        ):
+            page = client.post(
+                f"/requests/c/{cluster_row.pk}/new/", {"kind": "analyze", "table": typed, "reason": "stats"}
+            ).content.decode()
+            assert "Write the table as schema.table" not in page, typed
+            assert quoted in page and 'id="check-ok"' in page, typed
+    finally:
+        with citus.connect() as conn:
+            conn.execute('DROP TABLE IF EXISTS "order items", "v1.2 events"')
+
+
+def test_split_qualified_reads_names_as_postgresql_does():
+    from selfservice.forms import split_qualified
+
+    assert split_qualified("public.orders") == ("public", "orders")
+    assert split_qualified("public.order items") == ("public", "order items")
+    assert split_qualified('"my.schema"."a ""b"""') == ("my.schema", 'a "b"')
+    assert split_qualified("orders") is None and split_qualified("a.b.c") is None
+    assert split_qualified("s." + "x" * 64) is None
