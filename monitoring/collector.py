@@ -50,6 +50,16 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
                 sizes = stats.shard_sizes(sess, caps)
             except CitusError as exc:
                 collection.sizes_error = exc.as_text()
+            row_estimates: dict[int, int] = {}
+            try:
+                by_node = stats.shard_row_estimates(sess)
+                group_of = {n.nodeid: n.groupid for n in nodes}
+                placed = {(p.groupid, p.shardid) for p in placement_rows}
+                for (nodeid, shardid), rows in by_node.items():  # only real placements count
+                    if (group_of.get(nodeid), shardid) in placed:
+                        row_estimates[shardid] = max(rows, row_estimates.get(shardid, 0))
+            except CitusError as exc:
+                logger.info("row estimates of %s not read: %s", cluster.name, exc.as_text())
             if caps.node_health_check:
                 try:
                     collection.health = [
@@ -72,7 +82,9 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
             max_conn = caps.setting("max_connections")
             collection.max_connections = int(max_conn) if max_conn and max_conn.isdigit() else None
         unreachable_groups = {n.groupid for n in nodes if reach.get(n.nodeid) is False}
-        per_group, table_rows, colocation_rows, shard_rows = _aggregate(placement_rows, sizes, unreachable_groups)
+        per_group, table_rows, colocation_rows, shard_rows = _aggregate(
+            placement_rows, sizes, unreachable_groups, row_estimates
+        )
         for node in nodes:
             reachable = reach.get(node.nodeid)
             known, sized = per_group.get(node.groupid, (0, 0))
@@ -121,7 +133,10 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
 
 
 def _aggregate(
-    placement_rows: list[stats.PlacementRow], sizes: dict[int, int] | None, unreachable_groups: set[int]
+    placement_rows: list[stats.PlacementRow],
+    sizes: dict[int, int] | None,
+    unreachable_groups: set[int],
+    row_estimates: dict[int, int] | None = None,
 ) -> tuple[dict[int, tuple[int, int]], list[TableSnapshot], list[ColocationNodeSnapshot], list[ShardSize]]:
     """From one size per shard: bytes per node group, per table, per (co-location group, node group).
 
@@ -130,7 +145,8 @@ def _aggregate(
     """
     sizes = sizes or {}
     per_group: dict[int, list[int]] = {}
-    tables: dict[int, list[int]] = {}  # relid -> [bytes, sized, shards]
+    row_estimates = row_estimates or {}
+    tables: dict[int, list[int]] = {}  # relid -> [bytes, sized, shards, rows, estimated shards]
     seen_shards: set[int] = set()
     cells: dict[tuple[int, int], list[int]] = {}  # (colocation, group) -> [bytes, sized, placements]
     for p in placement_rows:
@@ -145,13 +161,23 @@ def _aggregate(
             c[1] += 1
         if p.shardid not in seen_shards:  # a table's size counts each shard once (reference tables too)
             seen_shards.add(p.shardid)
-            t = tables.setdefault(p.relid, [0, 0, 0])
+            t = tables.setdefault(p.relid, [0, 0, 0, 0, 0])
             t[2] += 1
             if sizes.get(p.shardid) is not None:
                 t[0] += sizes[p.shardid]
                 t[1] += 1
+            if p.shardid in row_estimates:
+                t[3] += row_estimates[p.shardid]
+                t[4] += 1
     table_rows = [
-        TableSnapshot(relid=relid, bytes=t[0] if t[1] == t[2] else None, shards=t[2], sized_shards=t[1])
+        TableSnapshot(
+            relid=relid,
+            bytes=t[0] if t[1] == t[2] else None,
+            shards=t[2],
+            sized_shards=t[1],
+            rows=t[3] if t[4] else None,
+            estimated_shards=t[4],
+        )
         for relid, t in tables.items()
     ]
     colocation_rows = [

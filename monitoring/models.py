@@ -88,6 +88,9 @@ class TableSnapshot(models.Model):
     bytes = models.BigIntegerField(null=True)
     shards = models.IntegerField()
     sized_shards = models.IntegerField()
+    # Sum of the shards' row estimates (reltuples on the nodes); None when no shard has one yet.
+    rows = models.BigIntegerField(null=True)
+    estimated_shards = models.IntegerField(default=0)
 
     class Meta:
         default_permissions = ()

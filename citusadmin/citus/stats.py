@@ -6,6 +6,7 @@ them once per interval and stores the result with the time it was measured.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from citusadmin.citus import errors
@@ -63,6 +64,37 @@ def shard_sizes(sess: Session, caps: Capabilities) -> dict[int, int]:
     returns no rows, so its shards are missing: unknown, never 0)."""
     query = _SIZES_BY_ID if caps.shard_sizes_by_id else _SIZES_BY_NAME
     return {r.shardid: r.size for r in sess.fetch_all(query, row=ShardSizeRow)}
+
+
+@dataclass(frozen=True)
+class NodeRowEstimates:
+    nodeid: int
+    success: bool
+    result: str
+
+
+_ROW_ESTIMATES = """
+SELECT nodeid, success, result FROM run_command_on_all_nodes($cmd$
+  SELECT COALESCE(json_object_agg(substring(c.relname FROM '_([0-9]+)$'), c.reltuples::bigint), '{}')::text
+    FROM pg_class c
+   WHERE c.relkind IN ('r', 'p') AND c.relname ~ '_[0-9]+$' AND c.reltuples >= 0
+$cmd$)
+"""
+
+
+def shard_row_estimates(sess: Session) -> dict[tuple[int, int], int]:
+    """PostgreSQL's row estimate (``reltuples``, kept by ANALYZE and autovacuum) of every shard
+    relation, per (nodeid, shardid): one statement that reaches every node, for the collector only.
+    The coordinator's shell tables have no statistics of their own, so this is where a distributed
+    table's row count can be read. A shard never analyzed has no estimate (missing, not 0)."""
+    estimates: dict[tuple[int, int], int] = {}
+    for row in sess.fetch_all(_ROW_ESTIMATES, row=NodeRowEstimates):
+        if not row.success:
+            continue
+        for shard, rows in json.loads(row.result or "{}").items():
+            if shard.isascii() and shard.isdigit():
+                estimates[(row.nodeid, int(shard))] = int(rows)
+    return estimates
 
 
 def placements(sess: Session) -> list[PlacementRow]:

@@ -99,3 +99,26 @@ def test_the_overview_draws_the_connectivity_matrix(client, viewer, cluster_row,
     body = client.get(f"/c/{cluster_row.pk}/").content.decode()
     assert 'id="health-matrix"' in body
     assert body.count('title="connects"') == 9  # coordinator + 2 workers, every pair
+
+
+def test_a_distributed_tables_rows_come_from_its_shards_not_the_coordinators_shell(
+    client, viewer, cluster_row, sized_table, citus
+):
+    """The shell table on the coordinator has no statistics: right after distributing it said 0 rows,
+    and later whatever the coordinator had before. The shards' estimates are the truth."""
+    with citus.connect() as conn:
+        relid = conn.execute("SELECT 'collector_t'::regclass::oid::bigint").fetchone()[0]
+    client.force_login(viewer)
+    collect(cluster_row)
+    page = client.get(f"/c/{cluster_row.pk}/tables/{relid}/").content.decode()
+    rows_card = page.split('id="rows-estimate"')[1].split("</div></div>")[0]
+    assert ">0<" not in rows_card  # never a made-up zero
+    with citus.connect() as conn:
+        conn.execute("ANALYZE collector_t")
+        conn.execute("INSERT INTO collector_t SELECT g, 'y' FROM generate_series(20001, 30000) g")
+        conn.execute("ANALYZE collector_t")
+    collection = collect(cluster_row)
+    snapshot = collection.tables.get(relid=relid)
+    assert snapshot.estimated_shards == 8 and 29_000 <= snapshot.rows <= 31_000
+    page = client.get(f"/c/{cluster_row.pk}/tables/{relid}/").content.decode()
+    assert "30,000" in page.split('id="rows-estimate"')[1].split("</div></div>")[0]
