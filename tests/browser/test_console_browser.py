@@ -85,3 +85,13 @@ def test_the_switcher_marks_the_cluster_on_every_cluster_page(client, viewer, cl
     ):
         body = client.get(url).content.decode()
         assert f'<option value="/c/{cluster_row.pk}/" selected>' in body, url
+
+
+def test_the_audit_filter_bar_wraps_in_a_1400_px_window(live_server, auditor, browser_page):
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    sign_in(page, live_server, auditor)
+    page.goto(f"{live_server.url}/audit/")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1400, f"the audit page is {width} px wide"
+    assert page.locator("#audit-filters").bounding_box()["width"] <= 1400

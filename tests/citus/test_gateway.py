@@ -231,3 +231,18 @@ def test_a_background_task_is_described_by_table_shard_and_node_names(citus):
     finally:
         with citus.connect() as conn:
             conn.execute("DROP TABLE gw_named")
+
+
+def test_statements_are_recorded_as_sent_with_values_inlined(citus):
+    from citusadmin.citus.connection import ClusterTarget, capture_sql, direct_session
+
+    target = ClusterTarget.from_params("t", **citus.params)
+    with (
+        capture_sql() as sent,
+        direct_session(target, application_name="test", statement_timeout_ms=5000) as sess,
+        sess.statement_timeout(120_000),
+    ):
+        sess.scalar("SELECT %s::text || %s", ("it's", 1))
+    assert "SELECT set_config('statement_timeout', '120000ms', false)" in sent
+    assert "SELECT 'it''s'::text || 1" in sent
+    assert not [s for s in sent if "-- params" in s]
