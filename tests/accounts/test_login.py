@@ -146,3 +146,43 @@ def test_email_settings_build_an_smtp_mailer_and_keep_the_password_out_of_sight(
     assert result.returncode == 0, result.stderr
     assert "True smtp.example.com 587 console True" in result.stdout
     assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_an_empty_post_deactivates_nobody(client, admin, viewer):
+    client.force_login(admin)
+    response = client.post(f"/users/{viewer.pk}/active/", follow=True)
+    viewer.refresh_from_db()
+    assert viewer.is_active and "Say whether the account should be active" in response.content.decode()
+    client.post(f"/users/{viewer.pk}/active/", {"active": "0"})
+    viewer.refresh_from_db()
+    assert not viewer.is_active
+
+
+def test_the_console_folder_is_made_private_and_checked(tmp_path):
+    """var/ held a 0644 database in a 0755 folder: any local account could read sessions and hashes."""
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    (var / "citusadmin.sqlite3").write_text("x")
+    (var / "citusadmin.sqlite3").chmod(0o644)
+    var.chmod(0o755)
+    result = _run_settings(
+        {"CITUSADMIN_VAR_DIR": str(var)},
+        "import django; django.setup(); from django.core.management import call_command; call_command('check')",
+    )
+    assert result.returncode == 0, result.stderr
+    assert var.stat().st_mode & 0o777 == 0o700
+    assert (var / "citusadmin.sqlite3").stat().st_mode & 0o777 == 0o600
+    assert (var / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_a_folder_that_cannot_be_made_private_stops_start_up(tmp_path):
+    from django.test import override_settings
+
+    from clusters.checks import var_dir_private
+
+    var = tmp_path / "shared"
+    var.mkdir()
+    var.chmod(0o755)
+    with override_settings(VAR_DIR=var):
+        (error,) = var_dir_private(None)
+    assert error.id == "citusadmin.E010" and "755" in error.msg

@@ -30,6 +30,8 @@ def test_the_rebalance_page_previews_citus_plan(client, operator, cluster_row, u
     assert 'id="plan"' in body and f"127.0.0.1:{unbalanced['spare'].port}" in body
     assert "citus_rebalance_start(" in body
     assert not Job.objects.exists()  # a preview starts nothing
+    page = client.get(f"/c/{cluster_row.pk}/rebalance/").content.decode()
+    assert "threshold 0.1 " in page and "0.10000000149" not in page  # real4 thresholds, rounded
 
 
 def test_a_rebalance_runs_to_completion_with_progress_and_audit(

@@ -325,3 +325,20 @@ def test_a_local_table_is_added_to_metadata(client, admin, cluster_row, citus):
     finally:
         with citus.connect() as conn:
             conn.execute("DROP TABLE meta_t")
+
+
+def test_groups_are_captioned_in_words_and_the_table_page_leads_back(client, viewer, cluster_row, citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE cap_ref (id int PRIMARY KEY)")
+        conn.execute("SELECT create_reference_table('cap_ref')")
+        relid = conn.execute("SELECT 'cap_ref'::regclass::oid::bigint").fetchone()[0]
+    try:
+        client.force_login(viewer)
+        body = text(client.get(f"/c/{cluster_row.pk}/placements/"))
+        assert "reference tables: one shard, a copy on every node" in body
+        assert "1 shards" not in body and "shards, -" not in body
+        page = client.get(f"/c/{cluster_row.pk}/tables/{relid}/").content.decode()
+        assert f'<a href="/c/{cluster_row.pk}/tables/">Tables</a>' in page and "<h1>" in page
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP TABLE cap_ref")
