@@ -39,7 +39,8 @@ class Strategy:
 
 def strategies(sess: Session) -> list[Strategy]:
     return sess.fetch_all(
-        "SELECT name::text AS name, default_strategy, round(default_threshold::numeric, 6)::float8 AS default_threshold, "
+        "SELECT name::text AS name, default_strategy, "
+        "round(default_threshold::numeric, 6)::float8 AS default_threshold, "
         "round(minimum_threshold::numeric, 6)::float8 AS minimum_threshold "
         "FROM pg_dist_rebalance_strategy ORDER BY name",
         row=Strategy,
