@@ -35,6 +35,19 @@ from kombu.utils.json import dumps, loads
 logger = logging.getLogger(__name__)
 
 
+def transport_options(folder: Path) -> dict[str, object]:
+    """The broker's folders under ``folder`` (created private), as kombu's transport options."""
+    for sub in ("queue", "processed", "tmp", "work", "bad", "control"):
+        (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+
+
 class Channel(filesystem.Channel):
     def _dirs(self) -> tuple[Path, Path, Path]:
         base = Path(self.data_folder_in).parent

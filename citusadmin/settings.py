@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from django.utils.csp import CSP
 
 from citusadmin.env import env_bool, env_int, env_list, env_secret, env_str, env_url, secure_var_dir
+from citusadmin.fs_broker import transport_options as fs_transport_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -234,15 +235,7 @@ else:
     # says why kombu's own loses messages and kills the worker under concurrent publishers).
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT = "citusadmin.fs_broker:Transport"
-    for _sub in ("queue", "processed", "tmp", "work", "bad", "control"):
-        (_broker_dir / _sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = fs_transport_options(_broker_dir)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # Measurements go to their own queue ("<queue>.collect", its own worker under ./run), so a burst of
 # collections can never delay a job, and a long job never delays the measurements.

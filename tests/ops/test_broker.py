@@ -29,18 +29,10 @@ with app.connection_for_write() as conn:
 
 
 def _channel(folder: Path) -> Connection:
-    for sub in ("queue", "processed"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+    from citusadmin.fs_broker import transport_options
+
     return Connection(
-        "filesystem://",
-        transport="citusadmin.fs_broker:Transport",
-        transport_options={
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "control_folder": str(folder / "control"),
-            "store_processed": False,
-        },
+        "filesystem://", transport="citusadmin.fs_broker:Transport", transport_options=transport_options(folder)
     )
 
 
