@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 from psycopg import sql
@@ -106,24 +107,30 @@ def audit_statement(job: Job, text: str, *, error: CitusError | None = None, dur
     """Every statement a job sends that changes the cluster goes into the audit trail as sent."""
     token = request_context.set_current(request_context.RequestContext(source="job"))
     try:
-        record(
-            job.actor,
-            f"jobs.{job.kind}.statement",
-            AuditEntry.Outcome.FAILED if error else AuditEntry.Outcome.SUCCEEDED,
-            cluster=job.cluster,
-            target=job.target,
-            parameters={"approved_by": job.approved_by.get_username()}
-            if job.approved_by_id and job.approved_by
-            else {},
-            sql=text,
-            error=error.as_text() if error else "",
-            sqlstate=(error.sqlstate or "") if error else "",
-            duration_ms=duration_ms,
-            job_id=job.pk,
-            actor_name=job.actor_name,
-        )
+        _record_statement(job, text, error, duration_ms)
+    except DatabaseError as exc:  # never leave the job hanging; say loudly what is missing
+        logger.exception("audit entry of job %s not written", job.pk)
+        log(job, f"The audit entry for this statement could not be written ({exc}): {text}", "error")
     finally:
         request_context.reset(token)
+
+
+def _record_statement(job: Job, text: str, error: CitusError | None, duration_ms: int | None) -> None:
+    approved = {"approved_by": job.approved_by.get_username()} if job.approved_by_id and job.approved_by else {}
+    record(
+        job.actor,
+        f"jobs.{job.kind}.statement",
+        AuditEntry.Outcome.FAILED if error else AuditEntry.Outcome.SUCCEEDED,
+        cluster=job.cluster,
+        target=job.target,
+        parameters=approved,
+        sql=text,
+        error=error.as_text() if error else "",
+        sqlstate=(error.sqlstate or "") if error else "",
+        duration_ms=duration_ms,
+        job_id=job.pk,
+        actor_name=job.actor_name,
+    )
 
 
 def send(sess: Session, job: Job, statement: sql.Composed | sql.SQL, *, scalar: bool = False) -> Any:

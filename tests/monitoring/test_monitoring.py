@@ -379,6 +379,7 @@ def test_each_health_check_gives_its_colour_reason_and_fix():
         measured_at=datetime.now(UTC),
         cleanup_records=2,
         cleanup_oldest="public.t_102008",
+        cleanup_orphaned=0,
         failed_tasks=["job 7 task 9: could not connect"],
         retrying_tasks=[],
         reachability=[{"nodeid": 1, "reachable": True}, {"nodeid": 2, "reachable": True}],
@@ -391,3 +392,8 @@ def test_each_health_check_gives_its_colour_reason_and_fix():
     assert checks["reference"].status == "red" and checks["reference"].fix == "SELECT replicate_reference_tables();"
     assert checks["skew"].status == "unknown" and "Not measured yet" in checks["skew"].reason
     assert health.overall(list(checks.values())) == "red"
+    from dataclasses import replace
+
+    orphaned = health.evaluate(prereq, nodes, replace(facts, cleanup_orphaned=1), [], None)
+    cleanup = next(c for c in orphaned if c.key == "cleanup")
+    assert cleanup.status == "red" and "no longer exists" in cleanup.reason and "cleanup page" in cleanup.fix
