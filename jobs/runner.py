@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from psycopg import sql
 
@@ -65,6 +65,9 @@ def _update(job: Job, **fields: Any) -> None:
 def finish(job: Job, state: str, *, error: str = "", summary: str = "") -> None:
     """Move the job to a final state (once) and write the end to the audit trail."""
     now = timezone.now()
+    final: dict[str, Any] = {"current": "", "phase": ""}  # nothing is in flight in a finished job
+    if state == Job.State.SUCCEEDED and job.progress_total:
+        final["progress_done"] = F("progress_total")  # its figures are final and match its log
     changed = Job.objects.filter(pk=job.pk, state__in=Job.ACTIVE_STATES).update(
         state=state,
         finished_at=now,
@@ -73,6 +76,7 @@ def finish(job: Job, state: str, *, error: str = "", summary: str = "") -> None:
         lease_until=None,
         lease_owner="",
         backend_pid=None,
+        **final,
     )
     if not changed:
         return
@@ -581,6 +585,8 @@ def run_blocking(job: Job, token: str) -> None:
         moved = sum(1 for n in notices if "Moving shard" in n)
         done = max(job.progress_done, len(seen_moves))
         summary = f"{moved or done} shard move(s) done." if spec.progress_from_rebalancer else "Done."
+        if spec.progress_from_rebalancer and (moved or done):
+            _update(job, progress_total=moved or done, progress_done=moved or done)
         finish(job, Job.State.SUCCEEDED, summary=summary)
     elif job.cancel_sent and error.sqlstate == "57014":
         finish(

@@ -114,6 +114,9 @@ def test_one_table_rebalance_honours_max_moves_and_excluded_shards(
     assert moved == 2
     assert citus_jobs_since(citus, unbalanced["floor"]) == []  # blocking path: no Citus background job
     assert "rebalance_table_shards" in job.log.first().message
+    # a finished job's figures are final and match its log: 2 of 2, nothing in flight
+    assert job.summary == "2 shard move(s) done."
+    assert (job.progress_done, job.progress_total, job.current, job.phase) == (2, 2, "", "")
 
 
 def test_cancel_a_blocking_rebalance(client, operator, cluster_row, unbalanced, job_worker, citus):
