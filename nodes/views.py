@@ -209,6 +209,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 }
 
 
+def done_message(op: str, node: citus_nodes.Node, fields: dict[str, Any]) -> str:
+    """What happened, in words (the old message said only "done on <address>")."""
+    if op == "activate":
+        return f"{node.address} is active again."
+    if op == "disable":
+        return f"{node.address} is disabled: queries needing its shards fail until it is activated."
+    if op == "should-have-shards":
+        verb = "may receive" if fields.get("value") else "will receive no"
+        return f"{node.address} {verb} new shards (should-have-shards = {str(bool(fields.get('value'))).lower()})."
+    if op == "update":
+        return f"The node {node.address} (id {node.nodeid}) is now at {fields.get('host')}:{fields.get('port')}."
+    if op == "remove":
+        return f"{node.address} was removed from the cluster."
+    return f"{OPERATIONS[op]['title']}: done on {node.address}."
+
+
 @require_http_methods(["GET", "POST"])
 def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
     spec = OPERATIONS[op]  # the URL pattern admits only these operations
@@ -247,7 +263,7 @@ def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op:
         except CitusError as exc:
             _fail(request, exc, f"{spec['title']} on {node.address}")
         else:
-            messages.success(request, f"{spec['title']}: done on {node.address}.")
+            messages.success(request, done_message(op, node, fields))
         return redirect("nodes:list", cluster_id=cluster.pk)
     return render(
         request,

@@ -345,7 +345,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     },
     "grant": {
         "perm": "tables.grant_privileges",
-        "title": "Grant or revoke",
+        "title": "Grant or revoke a privilege",
         "explain": "Citus propagates GRANT and REVOKE on a distributed table to every shard.",
         "form": GrantForm,
     },
@@ -353,6 +353,26 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 
 
 @require_http_methods(["GET", "POST"])
+def _done_message(op: str, table: str, fields: dict[str, Any]) -> str:
+    if op == "grant":
+        if fields.get("revoke"):
+            return f"Revoked {fields.get('privilege')} on {table} from {fields.get('role')} (on every shard too)."
+        return f"Granted {fields.get('privilege')} on {table} to {fields.get('role')} (on every shard too)."
+    if op == "reference":
+        return f"{table} is now a reference table, with a copy on every node."
+    if op == "undistribute":
+        return f"{table} is a plain PostgreSQL table again, on the coordinator."
+    if op == "add-to-metadata":
+        return f"{table} is now in Citus's metadata (a Citus local table)."
+    return f"{OPERATIONS[op]['title']}: done on {table}."
+
+
+def _action_label(op: str, fields: dict[str, Any]) -> str:
+    if op == "grant":
+        return "Revoke" if fields.get("revoke") else "Grant"
+    return str(OPERATIONS[op]["title"])
+
+
 def table_operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> HttpResponse:
     spec = OPERATIONS[op]
     return require_perm(spec["perm"])(_operation)(request, cluster_id=cluster_id, relid=relid, op=op)
@@ -398,7 +418,7 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
         fields.update(form.cleaned_data)
     ready = form is None or request.method == "POST"
     preview = _statement(op, info, fields).as_string() if ready else None
-    context.update(info=info, form=form, preview=preview, fields=fields)
+    context.update(info=info, form=form, preview=preview, fields=fields, action_label=_action_label(op, fields))
     if not (request.method == "POST" and request.POST.get("confirm") == "yes"):
         return render(request, "tables/operation.html", context)
     statement = _statement(op, info, fields)
@@ -447,6 +467,6 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
     except PermissionDenied:
         raise
     messages.success(
-        request, f"{spec['title']}: done on {info.qualified}." + (" Citus: " + " ".join(notices) if notices else "")
+        request, _done_message(op, info.qualified, fields) + (" Citus: " + " ".join(notices) if notices else "")
     )
     return _to_table(cluster, info)

@@ -183,7 +183,8 @@ def test_it_moves_a_node_and_sets_the_coordinator_host(client, admin, cluster_ro
     url = f"/c/{cluster_row.pk}/nodes/{nodeid}/update/"
     preview = text(client.post(url, {"host": "localhost", "port": str(spare_node.port), "confirm": "no"}))
     assert f"SELECT citus_update_node({nodeid}, 'localhost', {spare_node.port})" in preview
-    client.post(url, {"host": "localhost", "port": str(spare_node.port), "confirm": "yes"})
+    moved = text(client.post(url, {"host": "localhost", "port": str(spare_node.port), "confirm": "yes"}, follow=True))
+    assert f"The node 127.0.0.1:{spare_node.port} (id {nodeid}) is now at localhost:{spare_node.port}." in moved
     with citus.connect() as conn:
         assert (
             conn.execute("SELECT nodename FROM pg_dist_node WHERE nodeid = %s", (nodeid,)).fetchone()[0] == "localhost"

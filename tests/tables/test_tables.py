@@ -200,7 +200,12 @@ def test_grant_propagates_to_the_shards(client, admin, cluster_row, sample, citu
     try:
         client.force_login(admin)
         url = f"/c/{cluster_row.pk}/tables/{sample['t_dist']}/grant/"
-        client.post(url, {"privilege": "SELECT", "role": "t_reader", "confirm": "yes"})
+        preview = client.post(url, {"privilege": "SELECT", "role": "t_reader", "revoke": "on"}).content.decode()
+        assert ">Revoke</button>" in preview and ">Grant</button>" not in preview
+        preview = client.post(url, {"privilege": "SELECT", "role": "t_reader"}).content.decode()
+        assert ">Grant</button>" in preview
+        done = text(client.post(url, {"privilege": "SELECT", "role": "t_reader", "confirm": "yes"}, follow=True))
+        assert "Granted SELECT on public.t_dist to t_reader" in done or "Granted SELECT on" in done
         body = text(client.get(f"/c/{cluster_row.pk}/tables/{sample['t_dist']}/"))
         assert "t_reader: SELECT" in body
         with citus.connect() as conn:
