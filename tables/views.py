@@ -312,6 +312,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "undistribute": {
         "perm": "tables.undistribute_table",
         "title": "Undistribute",
+        "danger": True,
         "explain": "Copies the data back into a plain table on the coordinator and drops the shards. "
         "Blocks writes while it copies.",
     },
@@ -324,6 +325,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "alter": {
         "perm": "jobs.alter_table",
         "title": "Change shard count, co-location or column",
+        "danger": True,
         "explain": "alter_distributed_table rewrites the table into new shards (a job). Writes are blocked "
         "while it copies.",
         "form": AlterForm,

@@ -3,9 +3,12 @@ document.addEventListener("change", function (event) {
   var select = event.target.closest("[data-cluster-switcher] select");
   if (select && select.value) { window.location.assign(select.value); }
 });
-// Confirmation for destructive buttons marked data-confirm.
+// The rule for destructive actions: a preview page shows the exact SQL, and the final button (or its
+// form) carries data-confirm, so the browser asks once more, naming the subject. The button that
+// submitted wins over its form (a form can hold a safe and a destructive button).
 document.addEventListener("submit", function (event) {
-  var message = event.target.getAttribute("data-confirm");
+  var submitter = event.submitter;
+  var message = (submitter && submitter.getAttribute("data-confirm")) || event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }
 });
 // Monitoring panels refresh themselves (hx-trigger="every Ns"); the Pause box holds them.
