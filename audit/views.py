@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
+from audit import sql_display
 from audit.chain import verify
 from audit.models import AuditEntry
 from citusadmin.pagination import keyset_page
@@ -114,6 +115,7 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
         {
             "entry": entry,
             "parameters": json.dumps(entry.parameters, indent=2, sort_keys=True, default=str),
+            "sql": sql_display.split(entry.sql),
         },
     )
 

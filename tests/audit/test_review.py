@@ -138,3 +138,21 @@ def test_csv_cells_are_safe_to_open_in_a_spreadsheet(client, auditor, db):
     assert row["target"] == "'+1-555" and row["error"] == "'@SUM(1)"
     body = json.loads(b"".join(client.get("/audit/export.json").streaming_content))
     assert evil in [e["actor_name"] for e in body["entries"]]  # JSON keeps the value as it is
+
+
+def test_an_entry_leads_with_the_statement_that_changed_the_cluster(client, auditor, db):
+    reads = [
+        "SELECT set_config('statement_timeout', '10000ms', false)",
+        "SELECT n.nodeid, n.groupid FROM pg_dist_node n ORDER BY n.nodeid",
+        "WITH p AS (SELECT 1) SELECT * FROM p",
+    ]
+    change = "SELECT citus_add_node('10.0.0.9', 5432)"
+    entry = record(None, "nodes.add_node", "succeeded", sql=";\n".join([*reads[:2], change, reads[2]]))
+    client.force_login(auditor)
+    page = client.get(f"/audit/{entry.pk}/").content.decode()
+    changes = page.split('id="sql-changes">')[1].split("</pre>")[0]
+    assert changes.strip() == "SELECT citus_add_node(&#x27;10.0.0.9&#x27;, 5432);"
+    assert page.index('id="sql-changes"') < page.index('id="sql-reads"')
+    assert "3 reads and session settings before it" in page
+    only_reads = record(None, "clusters.test_connection", "succeeded", sql=";\n".join(reads))
+    assert 'id="sql-no-change"' in client.get(f"/audit/{only_reads.pk}/").content.decode()
