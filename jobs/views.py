@@ -156,6 +156,7 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         try:
             with session(target) as sess:
+                per_table = rebalance.table_placements(sess, params["relation"]) if one_table else None
                 moves = rebalance.plan(
                     sess,
                     relation=params.get("relation"),
@@ -188,7 +189,7 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
             reference_copies=reference_copies,
             reference_copy_count=sum(n.missing_reference_placements for n in reference_copies),
             preview=statement.as_string(),
-            balance=_balance(nodes, moves),
+            balance=_balance(nodes, moves, (params["relation"], per_table) if per_table is not None else None),
             total_bytes=sum(m.shard_size or 0 for m in moves),
         )
         return render(request, "jobs/rebalance.html", context)
@@ -204,20 +205,36 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     return redirect("jobs:detail", job_id=job.pk)
 
 
-def _balance(nodes: list[citus_nodes.Node], moves: list[rebalance.PlannedMove]) -> list[dict[str, Any]]:
-    """Placements per node before and after the plan (every moved shard counted)."""
-    rows: dict[str, dict[str, Any]] = {
-        n.address: {"node": n.address, "before": n.placements, "after": n.placements}
-        for n in nodes
-        if n.shouldhaveshards or n.placements
-    }
+def _balance(
+    nodes: list[citus_nodes.Node],
+    moves: list[rebalance.PlannedMove],
+    table: tuple[str, dict[str, int]] | None = None,
+) -> list[dict[str, Any]]:
+    """Placements per node before and after the plan. For one table (``table``: its name and its
+    placements per node) only that table's placements and moves count, on the nodes that hold it or
+    may receive it; otherwise every placement, with the reference-table copies Citus makes first."""
+    rows: dict[str, dict[str, Any]]
+    if table is not None:
+        name, per_node = table
+        rows = {
+            n.address: {"node": n.address, "before": per_node.get(n.address, 0), "after": per_node.get(n.address, 0)}
+            for n in nodes
+            if n.isactive and (n.shouldhaveshards or per_node.get(n.address))
+        }
+        moves = [m for m in moves if m.table_name == name]
+    else:
+        rows = {
+            n.address: {"node": n.address, "before": n.placements, "after": n.placements}
+            for n in nodes
+            if n.shouldhaveshards or n.placements
+        }
     for m in moves:
         if m.source in rows:
             rows[m.source]["after"] -= 1
         if m.target in rows:
             rows[m.target]["after"] += 1
     for n in nodes:  # Citus first copies the reference tables to active nodes that lack them
-        if n.isactive and n.missing_reference_placements and n.address in rows:
+        if table is None and n.isactive and n.missing_reference_placements and n.address in rows:
             rows[n.address]["after"] += n.missing_reference_placements
     top = max([r["before"] for r in rows.values()] + [r["after"] for r in rows.values()] + [1])
     for r in rows.values():

@@ -378,3 +378,21 @@ def describe_command(sess: Session, command: str) -> str:
     src = names.source if names and names.source else f"node {source}"
     dst = names.target if names and names.target else f"node {target}"
     return f"{verb} shard {shardid} of {table} from {src} to {dst}"
+
+
+@dataclass(frozen=True)
+class NodePlacements:
+    node: str
+    placements: int
+
+
+def table_placements(sess: Session, relation: str) -> dict[str, int]:
+    """Placements of one table per node (host:port), for a one-table preview (catalog only)."""
+    rows = sess.fetch_all(
+        "SELECT n.nodename || ':' || n.nodeport AS node, count(*)::int AS placements "
+        "FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid) JOIN pg_dist_node n USING (groupid) "
+        "WHERE s.logicalrelid = %s::regclass AND n.noderole = 'primary' GROUP BY 1",
+        (relation,),
+        row=NodePlacements,
+    )
+    return {r.node: r.placements for r in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -279,3 +280,22 @@ def test_the_preview_shows_every_task_the_rebalance_will_run(
     job.refresh_from_db()
     assert job.state == "succeeded", job.error
     assert job.progress_total == moves + 1  # the preview's moves and the reference copy, nothing else
+
+
+def test_a_one_table_preview_counts_that_tables_placements_only(client, operator, cluster_row, unbalanced, citus):
+    with citus.connect() as conn:
+        conn.execute("CREATE TABLE other_prev (id bigint PRIMARY KEY)")
+        conn.execute("SELECT create_distributed_table('other_prev', 'id', shard_count => 20, colocate_with => 'none')")
+    try:
+        client.force_login(operator)
+        body = client.post(
+            f"/c/{cluster_row.pk}/rebalance/",
+            {"scope": "table", "relation": "jobs_t", "strategy": "by_shard_count", "confirm": "no"},
+        ).content.decode()
+        table = body.split("<h3>Placements per node</h3>")[1].split("</tbody>")[0]
+        befores = [int(cell) for cell in re.findall(r'</code></td><td class="num">(\d+)</td>', table)]
+        assert sum(befores) == 12  # jobs_t's 12 shards, not other_prev's 20 nor reference copies
+        assert f"127.0.0.1:{citus.params['port']}" not in table  # the coordinator holds none of it
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP TABLE other_prev")
