@@ -606,12 +606,12 @@ def _left_behind(job: Job) -> str:
         return ""
     from citusadmin.citus.tables import relation_state
 
-    relation = str(job.parameters["relation"])
+    relation = job.target or str(job.parameters["relation"])
     try:
         with direct_session(
             job.cluster.target(), application_name=_application_name(job), statement_timeout_ms=10_000
         ) as sess:
-            state = relation_state(sess, relation)
+            state = relation_state(sess, str(job.parameters["relation"]))
     except CitusError as exc:
         return f" Could not check what Citus left of {relation}: {exc.user_message}"
     if state is None or state.kind != "citus_local":

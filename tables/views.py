@@ -188,21 +188,20 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
                 cluster,
                 Job.Kind.DISTRIBUTE_CONCURRENTLY,
                 {**parameters, "concurrently": concurrently},
-                target=info.qualified,
+                target=info.display,
             )
         except (CitusError, BrokerUnavailable, JobAlreadyRunning) as exc:
             messages.error(request, exc.user_message)
             return render(request, "tables/distribute.html", context)
         return redirect("jobs:detail", job_id=job.pk)
     try:
-        notices = actions.do_distribute(request.user, cluster, info.qualified, statement, parameters)
+        notices = actions.do_distribute(request.user, cluster, info.display, statement, parameters)
     except CitusError as exc:
-        messages.error(request, f"Distributing {info.qualified} failed: {exc.page_text()}")
+        messages.error(request, f"Distributing {info.display} failed: {exc.page_text()}")
         return render(request, "tables/distribute.html", context)
     messages.success(
         request,
-        f"{info.qualified} is now distributed by {data['column']}."
-        + (" Citus: " + " ".join(notices) if notices else ""),
+        f"{info.display} is now distributed by {data['column']}." + (" Citus: " + " ".join(notices) if notices else ""),
     )
     return _to_table(cluster, info)
 
@@ -354,7 +353,6 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 }
 
 
-@require_http_methods(["GET", "POST"])
 def _done_message(op: str, table: str, fields: dict[str, Any]) -> str:
     if op == "grant":
         if fields.get("revoke"):
@@ -375,6 +373,7 @@ def _action_label(op: str, fields: dict[str, Any]) -> str:
     return str(OPERATIONS[op]["title"])
 
 
+@require_http_methods(["GET", "POST"])
 def table_operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> HttpResponse:
     spec = OPERATIONS[op]
     return require_perm(spec["perm"])(_operation)(request, cluster_id=cluster_id, relid=relid, op=op)
@@ -441,15 +440,15 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
                 )
             else:
                 params["command"] = {"vacuum": "VACUUM", "vacuum-analyze": "VACUUM ANALYZE", "analyze": "ANALYZE"}[op]
-            job = do_start_job(request.user, cluster, kind, params, target=info.qualified)
+            job = do_start_job(request.user, cluster, kind, params, target=info.display)
             return redirect("jobs:detail", job_id=job.pk)
         runner = {
-            "reference": lambda: actions.do_make_reference(request.user, cluster, info.qualified, statement),
+            "reference": lambda: actions.do_make_reference(request.user, cluster, info.display, statement),
             "undistribute": lambda: actions.do_undistribute(
-                request.user, cluster, info.qualified, statement, fields["cascade"]
+                request.user, cluster, info.display, statement, fields["cascade"]
             ),
             "add-to-metadata": lambda: actions.do_add_to_metadata(
-                request.user, cluster, info.qualified, statement, fields["cascade"]
+                request.user, cluster, info.display, statement, fields["cascade"]
             ),
             "grant": lambda: actions.do_grant(
                 request.user,
@@ -469,6 +468,6 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
     except PermissionDenied:
         raise
     messages.success(
-        request, _done_message(op, info.qualified, fields) + (" Citus: " + " ".join(notices) if notices else "")
+        request, _done_message(op, info.display, fields) + (" Citus: " + " ".join(notices) if notices else "")
     )
     return _to_table(cluster, info)

@@ -2,11 +2,108 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from psycopg import sql
 
 from citusadmin.citus.connection import Session
+
+# Words PostgreSQL reserves: an identifier spelled like one must be quoted even when lower case.
+_RESERVED = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "initially",
+        "intersect",
+        "into",
+        "lateral",
+        "leading",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "select",
+        "session_user",
+        "some",
+        "symmetric",
+        "system_user",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "when",
+        "where",
+        "window",
+        "with",
+    ]
+)
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def quote_if_needed(identifier: str) -> str:
+    if _PLAIN.fullmatch(identifier) and identifier not in _RESERVED:
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def display_name(schema: str, name: str) -> str:
+    return f"{quote_if_needed(schema)}.{quote_if_needed(name)}"
+
 
 KINDS = ("distributed", "single_shard", "schema", "reference", "citus_local", "append", "range", "local")
 
@@ -68,6 +165,11 @@ class TableRow:
     @property
     def qualified(self) -> str:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(self.name)).as_string()
+
+    @property
+    def display(self) -> str:
+        """``public.orders`` for people; quoted only where PostgreSQL needs it (``"Order items"``)."""
+        return display_name(self.schema, self.name)
 
     @property
     def is_citus(self) -> bool:
@@ -168,6 +270,11 @@ class TableInfo:
     @property
     def qualified(self) -> str:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(self.name)).as_string()
+
+    @property
+    def display(self) -> str:
+        """``public.orders`` for people; quoted only where PostgreSQL needs it (``"Order items"``)."""
+        return display_name(self.schema, self.name)
 
 
 _TABLE_INFO = """

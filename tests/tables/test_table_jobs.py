@@ -147,7 +147,7 @@ def test_a_failed_concurrent_distribution_says_it_left_a_citus_local_table_and_o
     assert job.state == "failed"
     assert _kind(citus, plain) == "citus_local"
     page = client.get(f"/jobs/{job.pk}/").content.decode()
-    assert 'Citus left "public"."t_plain_job" as a Citus local table' in html.unescape(page)
+    assert "Citus left public.t_plain_job as a Citus local table" in html.unescape(page)
     new_relid = job.parameters["left_citus_local_relid"]
     undo = f"/c/{cluster_row.pk}/tables/{new_relid}/undistribute/"
     assert undo in page
