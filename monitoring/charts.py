@@ -82,15 +82,16 @@ def history(cluster: Cluster, since: datetime) -> dict[str, Any]:
             .order_by("-bytes")
             .values_list("relid", flat=True)[:TOP_TABLES]
         )
-        for cid, relid, value in (
+        names: dict[int, str] = {}
+        for cid, relid, value, name in (
             TableSnapshot.objects.filter(collection_id__in=ids, relid__in=top, bytes__isnull=False)
             .order_by("collection_id")
-            .values_list("collection_id", "relid", "bytes")
+            .values_list("collection_id", "relid", "bytes", "name")
         ):
             tables.setdefault(relid, Series(str(relid))).points.append((when[cid], float(value or 0)))
-    names = _table_names(cluster, list(tables))
-    for relid, series in tables.items():
-        series.label = names.get(relid, f"relation {relid}")
+            names[relid] = name or names.get(relid, "")  # the name it had when last measured
+        for relid, series in tables.items():
+            series.label = names.get(relid) or f"table with oid {relid} (measured before names were kept)"
     charts = [
         Chart("Bytes per node", "bytes", list(node_bytes.values())),
         Chart(
@@ -101,21 +102,6 @@ def history(cluster: Cluster, since: datetime) -> dict[str, Any]:
     for chart in charts:
         chart.svg = render_svg(chart)
     return {"charts": charts, "points": len(ids), "first": when.get(ids[0]) if ids else None}
-
-
-def _table_names(cluster: Cluster, relids: list[int]) -> dict[int, str]:
-    """One catalog statement on the coordinator; if it cannot answer, the ids are shown."""
-    if not relids:
-        return {}
-    from citusadmin.citus.connection import session
-    from citusadmin.citus.errors import CitusError
-    from citusadmin.citus.monitoring import relation_names
-
-    try:
-        with session(cluster.target()) as sess:
-            return relation_names(sess, relids)
-    except CitusError:
-        return {}
 
 
 def nice_top(value: float, unit: str, ticks: int = 4) -> float:

@@ -46,6 +46,7 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
             reach = {r.nodeid: r.reachable for r in stats.reachability(sess)}
             sizes: dict[int, int] | None = None
             placement_rows = stats.placements(sess)
+            names = stats.table_names(sess)
             try:
                 sizes = stats.shard_sizes(sess, caps)
             except CitusError as exc:
@@ -85,6 +86,8 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
         per_group, table_rows, colocation_rows, shard_rows = _aggregate(
             placement_rows, sizes, unreachable_groups, row_estimates
         )
+        for table_row in table_rows:
+            table_row.name = names.get(table_row.relid, "")[:300]
         for node in nodes:
             reachable = reach.get(node.nodeid)
             known, sized = per_group.get(node.groupid, (0, 0))

@@ -85,6 +85,7 @@ class TableSnapshot(models.Model):
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="tables")
     relid = models.BigIntegerField()
+    name = models.CharField(max_length=300, blank=True)  # as the table was named when measured
     bytes = models.BigIntegerField(null=True)
     shards = models.IntegerField()
     sized_shards = models.IntegerField()

@@ -420,18 +420,3 @@ def node_names(sess: Session) -> dict[int, str]:
         "SELECT nodeid, format('%s:%s', nodename, nodeport) AS address FROM pg_dist_node", row=NodeName
     )
     return {r.nodeid: r.address for r in rows}
-
-
-@dataclass(frozen=True)
-class RelationName:
-    relid: int
-    name: str
-
-
-def relation_names(sess: Session, relids: list[int]) -> dict[int, str]:
-    rows = sess.fetch_all(
-        "SELECT oid::bigint AS relid, oid::regclass::text AS name FROM pg_class WHERE oid = ANY(%s::oid[])",
-        (relids,),
-        row=RelationName,
-    )
-    return {r.relid: r.name for r in rows}

@@ -97,6 +97,22 @@ def shard_row_estimates(sess: Session) -> dict[tuple[int, int], int]:
     return estimates
 
 
+@dataclass(frozen=True)
+class TableName:
+    relid: int
+    name: str
+
+
+def table_names(sess: Session) -> dict[int, str]:
+    """Every Citus table's name (schema-qualified where needed), kept with the measurement so history
+    still names a table after it is dropped (catalog only)."""
+    rows = sess.fetch_all(
+        "SELECT logicalrelid::oid::bigint AS relid, logicalrelid::regclass::text AS name FROM pg_dist_partition",
+        row=TableName,
+    )
+    return {r.relid: r.name for r in rows}
+
+
 def placements(sess: Session) -> list[PlacementRow]:
     """Every placement with its table and co-location group (catalog only)."""
     return sess.fetch_all(
