@@ -54,7 +54,9 @@ def do_add_node(
             nodeid = int(citus_nodes.run(sess, statement))  # type: ignore[call-overload]
         existed = existing.get(f"{host}:{port}") == nodeid
         entry.result = (
-            f"already in the cluster as node {nodeid}; Citus changed nothing" if existed else f"added as node {nodeid}"
+            f"already in the cluster (node id {nodeid}); Citus changed nothing"
+            if existed
+            else f"added (node id {nodeid})"
         )
     return AddNodeResult(nodeid=nodeid, existed=existed)
 

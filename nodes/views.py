@@ -143,13 +143,14 @@ def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
     if result.existed:
         messages.info(
             request,
-            f"{data['host']}:{data['port']} is already in the cluster as node {result.nodeid}; "
-            "Citus returned its id and changed nothing.",
+            f"{data['host']}:{data['port']} is already in the cluster (Citus node id {result.nodeid}); "
+            "Citus changed nothing.",
         )
     else:
         messages.success(
             request,
-            f"Added {data['host']}:{data['port']} as node {result.nodeid}. It holds no shards yet and no reference "
+            f"Added {data['host']}:{data['port']} to the cluster (Citus node id {result.nodeid}). It holds no shards "
+            "yet and no reference "
             "tables: a rebalance moves shards to it and copies the reference tables first. "
             "Preview the rebalance from the Rebalance button.",
         )

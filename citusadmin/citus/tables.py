@@ -593,13 +593,14 @@ class SchemaRow:
     tables: int
     distributed: bool
     colocation_id: int | None
+    node: str | None = None  # host:port holding a distributed schema's tables (one shard group)
 
 
 _SCHEMAS = """
 SELECT n.nspname::text AS name, pg_get_userbyid(n.nspowner)::text AS owner,
        (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
            AND NOT relation_is_a_known_shard(c.oid))::int AS tables,
-       {distributed} AS distributed, {colocation} AS colocation_id
+       {distributed} AS distributed, {colocation} AS colocation_id, {node} AS node
   FROM pg_namespace n
  WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN
        ('information_schema', 'citus', 'citus_internal', 'columnar', 'columnar_internal')
@@ -611,9 +612,18 @@ def list_schemas(sess: Session, *, has_pg_dist_schema: bool) -> list[SchemaRow]:
     if has_pg_dist_schema:
         distributed = sql.SQL("EXISTS (SELECT 1 FROM pg_dist_schema d WHERE d.schemaid = n.oid)")
         colocation = sql.SQL("(SELECT d.colocationid FROM pg_dist_schema d WHERE d.schemaid = n.oid)")
+        node = sql.SQL(
+            "(SELECT nd.nodename || ':' || nd.nodeport FROM pg_dist_schema d "
+            "JOIN pg_dist_partition p ON p.colocationid = d.colocationid "
+            "JOIN pg_dist_shard s ON s.logicalrelid = p.logicalrelid "
+            "JOIN pg_dist_placement pl ON pl.shardid = s.shardid "
+            "JOIN pg_dist_node nd ON nd.groupid = pl.groupid AND nd.noderole = 'primary' "
+            "WHERE d.schemaid = n.oid LIMIT 1)"
+        )
     else:  # before Citus 12.0
-        distributed, colocation = sql.SQL("false"), sql.SQL("NULL::int")
-    return sess.fetch_all(sql.SQL(_SCHEMAS).format(distributed=distributed, colocation=colocation), row=SchemaRow)
+        distributed, colocation, node = sql.SQL("false"), sql.SQL("NULL::int"), sql.SQL("NULL::text")
+    query = sql.SQL(_SCHEMAS).format(distributed=distributed, colocation=colocation, node=node)
+    return sess.fetch_all(query, row=SchemaRow)
 
 
 def schema_distribute_sql(schema: str, *, undistribute: bool = False) -> sql.Composed:

@@ -36,10 +36,10 @@ def test_it_previews_then_adds_a_fourth_worker_and_reports_a_duplicate(client, a
     assert spare_node.port not in _nodes(citus)  # nothing sent yet
     body = text(_add(client, cluster_row, spare_node.port))
     nodeid = _nodes(citus)[spare_node.port][0]
-    assert f"as node {nodeid}" in body and "rebalance" in body and "reference" in body
+    assert f"to the cluster (Citus node id {nodeid})" in body and "rebalance" in body and "reference" in body
     assert f"127.0.0.1:{spare_node.port}" in body  # listed on the Nodes page
     body = text(_add(client, cluster_row, spare_node.port))
-    assert f"already in the cluster as node {nodeid}" in body and "changed nothing" in body
+    assert f"already in the cluster (Citus node id {nodeid})" in body and "changed nothing" in body
     entries = AuditEntry.objects.filter(action="nodes.add_node").order_by("id")
     assert [e.outcome for e in entries] == ["succeeded", "succeeded"]
     assert "citus_add_node" in entries[0].sql

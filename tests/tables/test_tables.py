@@ -270,6 +270,13 @@ def test_a_schema_is_distributed_and_undistributed(client, admin, cluster_row, c
                 == 1
             )
             assert conn.execute("SELECT count(*) FROM tenant_a.items").fetchone()[0] == 50
+            holder = conn.execute(
+                "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid) "
+                "JOIN pg_dist_node n USING (groupid) WHERE s.logicalrelid = 'tenant_a.items'::regclass"
+            ).fetchone()[0]
+        schemas = client.get(f"/c/{cluster_row.pk}/schemas/").content.decode()
+        row = schemas.split("<td>tenant_a</td>")[1].split("</tr>")[0]
+        assert f"<code>127.0.0.1:{holder}</code>" in row  # the node that holds the schema, not a group id
         client.post(f"/c/{cluster_row.pk}/schemas/change/", {"schema": "tenant_a", "confirm": "yes"})
         with citus.connect() as conn:
             assert conn.execute("SELECT count(*) FROM pg_dist_schema").fetchone()[0] == 0
