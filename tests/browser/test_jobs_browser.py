@@ -50,3 +50,40 @@ def test_an_operator_watches_a_rebalance(live_server, operator, cluster_row, unb
     assert polls == []  # polling stopped at the final state
     assert "tasks done" in page.inner_text("#job-log")
     assert page.console_errors == []
+
+
+def test_a_finished_one_table_rebalance_reads_as_it_ended(
+    live_server, admin, cluster_row, unbalanced, job_worker, browser_page
+):
+    """Its counter is final (it stayed at "1 / 2" with a stale in-flight line), its table is named as
+    PostgreSQL writes it, the job list tells it from a Citus job, and its audit entry opens on the change."""
+    page = browser_page
+    sign_in(page, live_server, admin)
+    page.goto(f"{live_server.url}/c/{cluster_row.pk}/rebalance/")
+    page.check("input[name=scope][value=table]")
+    page.select_option("#id_relation", "jobs_t")
+    page.select_option("#id_strategy", "by_shard_count")
+    page.fill("#id_max_shard_moves", "2")
+    page.select_option("#id_transfer_mode", "block_writes")
+    page.click("button:has-text('Preview')")
+    page.wait_for_selector("#plan")
+    page.click("button:has-text('Start the rebalance')")
+    page.wait_for_url("**/jobs/*/")
+    deadline = time.monotonic() + 180
+    while (
+        page.get_attribute("#job-progress", "data-state") not in ("succeeded", "failed") and time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+    assert page.get_attribute("#job-progress", "data-state") == "succeeded", job_worker.logs()
+    page.reload()
+    assert page.inner_text("#job-count").startswith("2 / 2")
+    assert page.get_attribute("#job-bar", "value") == page.get_attribute("#job-bar", "max") == "2"
+    assert "In flight" not in page.inner_text("#job-progress")
+    assert "2 shard move(s) done." in page.inner_text("#job-summary")
+    assert "jobs_t" in page.inner_text("h1") and '"' not in page.inner_text("h1")
+    page.click("text=Audit entries of this job")
+    page.locator("tr", has_text="jobs.rebalance_table.statement").locator("a").first.click()
+    changes = page.inner_text("#sql-changes")
+    assert changes.startswith("SELECT rebalance_table_shards(") or "rebalance_table_shards(" in changes.splitlines()[0]
+    assert page.locator("#sql-reads").count() == 0 or not page.locator("#sql-reads pre").is_visible()
+    assert page.console_errors == []
