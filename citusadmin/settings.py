@@ -143,7 +143,12 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# "default": per process (sessions use the database). "shared": seen by every web process, for figures
+# that reach every node (monitoring.shared): Redis when the console uses Redis, else files in VAR_DIR.
+CACHES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")},
+}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -232,6 +237,11 @@ JOB_BLOCKING_TIME_LIMIT_SECONDS = env_int(
 )
 _broker_dir = VAR_DIR / "broker"
 if REDIS_URL:
+    CACHES["shared"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "citusadmin-shared",
+    }
     CELERY_BROKER_URL = REDIS_URL
     # A task not acknowledged within the visibility timeout is delivered again while the first copy
     # may still run; no task here runs longer than CELERY_TASK_TIME_LIMIT, which stays well below it.
@@ -329,5 +339,8 @@ if _email_host:
 MONITORING_STATEMENT_TIMEOUT_MS = env_int("MONITORING_STATEMENT_TIMEOUT_MS", 2_500, minimum=200)
 MONITORING_NODE_TIMEOUT_MS = env_int("MONITORING_NODE_TIMEOUT_MS", 1_000, minimum=100)
 MONITORING_REFRESH_SECONDS = env_int("MONITORING_REFRESH_SECONDS", 10, minimum=2)
+# A monitoring figure that reaches every node is computed at most once per cluster this often, whoever
+# asks (monitoring.shared); 0 computes it for every request.
+MONITORING_SHARE_SECONDS = env_int("MONITORING_SHARE_SECONDS", MONITORING_REFRESH_SECONDS, minimum=0)
 # Per-table history is kept at every collection for this long, then one collection an hour.
 HISTORY_FULL_RESOLUTION_HOURS = env_int("HISTORY_FULL_RESOLUTION_HOURS", 24, minimum=1)

@@ -30,8 +30,11 @@ from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from jobs import heartbeat
-from monitoring import actions, charts, health
+from monitoring import actions, charts, health, shared
 from monitoring.collector import latest_finished
+
+# The query-string options that change a figure (anything else, such as htmx's, does not).
+SHARED_OPTIONS = ("order", "idle", "fragments")
 
 TABS = [
     ("health", "Health"),
@@ -53,14 +56,22 @@ def _live(
         "tabs": TABS,
         "refresh": settings.MONITORING_REFRESH_SECONDS,
     }
-    try:
-        with session(cluster.target()) as sess:
-            prereq = monitoring.prerequisites(sess)
-            context["prereq"] = prereq
-            context["measured_at"] = prereq.measured_at
-            context.update(build(sess, prereq, cluster))
-    except CitusError as exc:
-        context["error"] = exc
+    target = cluster.target()
+
+    def compute() -> dict[str, Any]:
+        try:
+            with session(target) as sess:
+                prereq = monitoring.prerequisites(sess)
+                return {"prereq": prereq, "measured_at": prereq.measured_at, **build(sess, prereq, cluster)}
+        except CitusError as exc:
+            return {"error": exc}
+
+    # one computation per cluster, tab and options per interval, whoever asks (the panel's own
+    # permissions-dependent buttons are rendered per viewer from the shared figures)
+    options = "&".join(f"{k}={v}" for k, v in sorted(request.GET.items()) if k in SHARED_OPTIONS)
+    key = shared.key_for(cluster.pk, target.key, tab, options)
+    figures, _ = shared.shared_figure(key, settings.MONITORING_SHARE_SECONDS, compute)
+    context.update(figures)
     template = f"monitoring/{tab}.html" + ("#panel" if request.htmx else "")
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])

@@ -518,3 +518,11 @@ def worker_heartbeat(db: None) -> None:
     heartbeat.beat("worker@test", "worker", "celery")
     heartbeat.beat("beat@test", "beat")
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_figures() -> None:
+    """Monitoring figures are shared between requests (monitoring.shared); not between tests."""
+    from django.core.cache import caches
+
+    caches["shared"].clear()

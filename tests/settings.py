@@ -9,6 +9,8 @@ os.environ.setdefault("CITUSADMIN_ALLOWED_HOSTS", "testserver,localhost,127.0.0.
 # Short job leases and slices, so crash and re-attach scenarios play out in seconds.
 os.environ.setdefault("CITUSADMIN_JOB_LEASE_SECONDS", "4")
 os.environ.setdefault("CITUSADMIN_JOB_SUPERVISOR_SLICE_SECONDS", "15")
+# Tests that change a cluster and look again at once see the change; sharing is tested on its own.
+os.environ.setdefault("CITUSADMIN_MONITORING_SHARE_SECONDS", "0")
 
 from citusadmin.settings import *  # noqa: E402,F403
 from citusadmin.settings import DATABASES, VAR_DIR  # noqa: E402

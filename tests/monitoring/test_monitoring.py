@@ -411,3 +411,36 @@ def test_history_names_a_table_after_it_was_dropped(client, viewer, cluster_row,
     client.force_login(viewer)
     page = client.get(f"/c/{cluster_row.pk}/monitoring/history/").content.decode()
     assert "hist_gone" in page and "relation " not in page
+
+
+def test_fifty_viewers_of_activity_cost_one_fan_out(live_server, viewer, cluster_row, settings):
+    """Each refresh of each viewer used to run citus_dist_stat_activity on every node."""
+    import threading
+    import urllib.request
+
+    from django.core.cache import caches
+    from django.test import Client
+
+    settings.MONITORING_SHARE_SECONDS = 10
+    caches["shared"].clear()
+    client = Client()
+    client.force_login(viewer)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    url = f"{live_server.url}/c/{cluster_row.pk}/monitoring/activity/"
+    statuses: list[int] = []
+
+    def view() -> None:
+        request = urllib.request.Request(url, headers={"Cookie": cookie, "HX-Request": "true"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read().decode()
+            statuses.append(response.status if "Measured" in body or "measured" in body else -1)
+
+    with count_queries() as counter:
+        threads = [threading.Thread(target=view) for _ in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    fan_outs = [s for s in counter.statements if 'FROM "citus_dist_stat_activity"' in s]
+    assert statuses == [200] * 50, statuses
+    assert len(fan_outs) == 1, len(fan_outs)
