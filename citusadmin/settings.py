@@ -296,6 +296,8 @@ CITUS_CONNECT_TIMEOUT_S = env_int("CITUS_CONNECT_TIMEOUT_SECONDS", 5, minimum=1,
 CITUS_POOL_MAX_SIZE = env_int("CITUS_POOL_MAX_SIZE", 4, minimum=1, maximum=50)
 CITUS_CAPABILITY_CACHE_SECONDS = env_int("CITUS_CAPABILITY_CACHE_SECONDS", 300, minimum=0)
 # Where `manage.py citus_sandbox` keeps its local cluster.
+# ./run starts and registers a local sandbox cluster when Citus is installed; off for production.
+SANDBOX_ENABLED = env_bool("SANDBOX", True)
 # As root, PostgreSQL runs as the postgres user, which cannot enter the private VAR_DIR: the sandbox
 # (no secrets of the console in it) then lives in postgres's home, one folder per VAR_DIR.
 _sandbox_default = VAR_DIR / "sandbox"

@@ -314,7 +314,8 @@ def lock_waits(sess: Session, *, limit: int = 200) -> list[LockWait]:
 class Tenant:
     nodeid: int
     colocation_id: int
-    tables: str | None
+    tables: str | None  # the first three co-located tables (a row no longer lists a thousand)
+    table_count: int
     tenant_attribute: str
     read_count_in_this_period: int
     read_count_in_last_period: int
@@ -326,8 +327,9 @@ class Tenant:
 
 _TENANTS = """
 SELECT t.nodeid, t.colocation_id,
-       (SELECT string_agg(p.logicalrelid::regclass::text, ', ' ORDER BY p.logicalrelid::regclass::text)
-          FROM pg_dist_partition p WHERE p.colocationid = t.colocation_id) AS tables,
+       (SELECT string_agg(name, ', ') FROM (SELECT p.logicalrelid::regclass::text AS name FROM pg_dist_partition p
+          WHERE p.colocationid = t.colocation_id ORDER BY 1 LIMIT 3) first_three) AS tables,
+       (SELECT count(*) FROM pg_dist_partition p WHERE p.colocationid = t.colocation_id)::int AS table_count,
        t.tenant_attribute, t.read_count_in_this_period, t.read_count_in_last_period,
        t.query_count_in_this_period, t.query_count_in_last_period,
        t.cpu_usage_in_this_period, t.cpu_usage_in_last_period

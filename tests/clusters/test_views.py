@@ -209,3 +209,11 @@ def test_it_reports_an_ssl_failure(client, operator, citus, db):
     assert "SSL/TLS negotiation failed" in body
     assert "server does not support SSL" in body
     assert ClusterProbe.objects.get(cluster=cluster).error_kind == "ssl"
+
+
+def test_the_sandbox_can_be_turned_off_for_production(settings, capsys, db):
+    from django.core.management import call_command
+
+    settings.SANDBOX_ENABLED = False
+    call_command("citus_sandbox", "up", "--if-available")
+    assert "CITUSADMIN_SANDBOX is off" in capsys.readouterr().out

@@ -174,6 +174,23 @@ def test_tenant_statistics_appear_for_two_tenants(client, viewer, cluster_row, e
     assert "public.mon_events" in tenants["3"] or "mon_events" in tenants["3"]
 
 
+def test_a_tenant_row_names_three_co_located_tables_and_counts_the_rest(client, viewer, cluster_row, events, citus):
+    with citus.connect() as conn:
+        for i in range(5):
+            conn.execute(f"CREATE TABLE mon_co{i} (tenant_id bigint, id bigint)")
+            conn.execute(f"SELECT create_distributed_table('mon_co{i}', 'tenant_id', colocate_with => 'mon_events')")
+        conn.execute("SELECT citus_stat_tenants_reset()")
+        conn.execute("SELECT * FROM mon_events WHERE tenant_id = 3")
+    try:
+        client.force_login(viewer)
+        page, _, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/tenants/")
+        row = page.split('<tr class="tenant">')[1].split("</tr>")[0]
+        assert "and 3 more" in row and row.count("mon_") == 3
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP TABLE " + ", ".join(f"mon_co{i}" for i in range(5)))
+
+
 def test_health_turns_red_for_a_stopped_worker_and_green_again(client, viewer, cluster_row, controllable):
     client.force_login(viewer)
     url = f"/c/{cluster_row.pk}/monitoring/health/"

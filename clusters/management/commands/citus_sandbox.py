@@ -33,6 +33,9 @@ class Command(BaseCommand):
         sandbox = Sandbox(settings.SANDBOX_DIR)
         verb = options["verb"]
         if verb == "up":
+            if options["if_available"] and not settings.SANDBOX_ENABLED:
+                self.stdout.write("No local sandbox: CITUSADMIN_SANDBOX is off.")
+                return
             ok, reason = citus_installed()
             if not ok:
                 if options["if_available"]:
