@@ -29,7 +29,12 @@ class BrokerUnavailable(Exception):
 
 # Tasks that measure clusters; they go to "<default queue>.collect", consumed by a worker of their own.
 COLLECT_TASKS = frozenset(
-    {"monitoring.tasks.collect_all", "monitoring.tasks.collect_cluster", "clusters.tasks.probe_all_clusters"}
+    {
+        "monitoring.tasks.collect_all",
+        "monitoring.tasks.collect_cluster",
+        "monitoring.tasks.probe_reachability",
+        "clusters.tasks.probe_all_clusters",
+    }
 )
 
 

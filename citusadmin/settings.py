@@ -282,7 +282,14 @@ COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 30, minimum=1)
 DISTRIBUTE_JOB_BYTES = env_int("DISTRIBUTE_JOB_BYTES", 50 * 1024 * 1024, minimum=0)
 # Data skew between nodes (bytes or shard counts) above this percentage of the mean raises a banner.
 SKEW_THRESHOLD_PERCENT = env_int("SKEW_THRESHOLD_PERCENT", 20, minimum=1)
+# Is each node reachable now: one probe per cluster this often, shared by every page (monitoring.reach).
+REACH_PROBE_SECONDS = env_int("REACH_PROBE_SECONDS", 5, minimum=2)
 CELERY_BEAT_SCHEDULE = {
+    "probe-reachability": {
+        "task": "monitoring.tasks.probe_reachability",
+        "schedule": REACH_PROBE_SECONDS,
+        "options": {"expires": REACH_PROBE_SECONDS},  # queued while the worker was away: dropped, not piled up
+    },
     "probe-clusters": {"task": "clusters.tasks.probe_all_clusters", "schedule": CLUSTER_PROBE_INTERVAL},
     "collect-clusters": {"task": "monitoring.tasks.collect_all", "schedule": COLLECTOR_INTERVAL},
     "sweep-jobs": {"task": "jobs.tasks.sweep", "schedule": env_int("JOB_SWEEP_SECONDS", 5, minimum=1)},

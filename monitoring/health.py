@@ -13,6 +13,7 @@ from citusadmin.citus.nodes import Node
 from jobs.heartbeat import WorkerStatus
 from monitoring.collector import is_stale
 from monitoring.models import Collection
+from monitoring.reach import LiveReach
 from nodes import health as node_health
 
 GREEN, AMBER, RED, UNKNOWN = "green", "amber", "red", "unknown"
@@ -272,3 +273,25 @@ def workers_check(status: WorkerStatus) -> Check:
         GREEN,
         f"A worker and beat reported within the last {status.stale_after} s.",
     )
+
+
+def reachable_from_probe(check: Check, live: LiveReach, names: dict[int, str]) -> Check:
+    """The reachability check from the latest probe (monitoring.reach), the measurement the Overview and
+    the Nodes page show, with its time; other checks unchanged."""
+    if check.key != "reachable":
+        return check
+    reach = [monitoring.Reachability(nodeid, ok) for nodeid, ok in live.nodes.items() if nodeid in names]
+    probed = _reachable([], [], [])
+    down = [names[r.nodeid] for r in reach if not r.reachable]
+    if down:
+        probed = Check(
+            "reachable",
+            "Nodes reachable",
+            RED,
+            f"The coordinator cannot connect to {', '.join(down)}. Queries touching their shards fail.",
+            "Start the node or fix the network; if it is gone for good, replace it (Nodes page: drain and remove).",
+        )
+    elif reach:
+        probed = Check("reachable", "Nodes reachable", GREEN, f"The coordinator reached all {len(reach)} nodes.")
+    probed.measured = f"probed {live.measured_at:%H:%M:%S} UTC"
+    return probed

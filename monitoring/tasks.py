@@ -42,6 +42,21 @@ def queue_collection(cluster_id: int, trigger: str) -> bool:
     return True
 
 
+@shared_task(ignore_result=True, time_limit=30, soft_time_limit=25)
+def probe_reachability() -> int:
+    """Every few seconds: is each node of each cluster reachable now (monitoring.reach)."""
+    from monitoring import reach
+
+    token = request_context.set_current(request_context.RequestContext(source="system"))
+    try:
+        ids = list(Cluster.objects.values_list("id", flat=True))
+        for cluster_id in ids:
+            reach.probe(cluster_id)
+        return len(ids)
+    finally:
+        request_context.reset(token)
+
+
 @shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
 def collect_all() -> int:
     queued = 0

@@ -30,7 +30,7 @@ from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from jobs import heartbeat
-from monitoring import actions, charts, health, shared
+from monitoring import actions, charts, health, reach, shared
 from monitoring.collector import latest_finished
 
 # The query-string options that change a figure (anything else, such as htmx's, does not).
@@ -47,8 +47,14 @@ TABS = [
 
 
 def _live(
-    request: HtmxHttpRequest, cluster_id: int, tab: str, build: Callable[[Session, Any, Cluster], dict[str, Any]]
+    request: HtmxHttpRequest,
+    cluster_id: int,
+    tab: str,
+    build: Callable[[Session, Any, Cluster], dict[str, Any]],
+    after: Callable[[Cluster, dict[str, Any]], None] | None = None,
 ) -> HttpResponse:
+    """``build`` computes the shared figures (once per interval, whoever asks); ``after`` adds what is
+    per request and costs the cluster nothing (the console's own state, the latest reachability probe)."""
     cluster = cluster_for(request, cluster_id)
     context: dict[str, Any] = {
         "cluster": cluster,
@@ -72,6 +78,8 @@ def _live(
     key = shared.key_for(cluster.pk, target.key, tab, options)
     figures, _ = shared.shared_figure(key, settings.MONITORING_SHARE_SECONDS, compute)
     context.update(figures)
+    if after is not None and "error" not in context:
+        after(cluster, context)
     template = f"monitoring/{tab}.html" + ("#panel" if request.htmx else "")
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
@@ -165,18 +173,24 @@ def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
         collection = latest_finished(cluster)
         names = {n.nodeid: n.address for n in nodes}
         unreachable = [names.get(n, f"node {n}") for n in missing]
-        checks = [
-            health.workers_check(heartbeat.status()),
-            *health.evaluate(prereq, nodes, facts, unreachable, collection),
-        ]
+        checks = health.evaluate(prereq, nodes, facts, unreachable, collection)
         return {
             "checks": checks,
             "overall": health.overall(checks),
             "collection": collection,
             "node_timeout": settings.MONITORING_NODE_TIMEOUT_MS,
+            "node_names": names,
         }
 
-    return _live(request, cluster_id, "health", build)
+    def after(cluster: Cluster, context: dict[str, Any]) -> None:
+        checks = [health.workers_check(heartbeat.status()), *context["checks"]]
+        live = reach.latest(cluster.pk)
+        if live is not None and not live.error:  # one story with the Overview and Nodes pages
+            checks = [health.reachable_from_probe(c, live, context["node_names"]) for c in checks]
+        context["checks"] = checks
+        context["overall"] = health.overall(checks)
+
+    return _live(request, cluster_id, "health", build, after)
 
 
 @require_GET

@@ -9,6 +9,7 @@ from django.template.defaultfilters import filesizeformat
 
 from citusadmin.citus.nodes import Node
 from monitoring.models import Collection, NodeSnapshot
+from monitoring.reach import LiveReach
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,12 @@ class NodeView:
 
     node: Node
     snapshot: NodeSnapshot | None
+    live_reachable: bool | None = None  # from the latest probe (monitoring.reach), when there is one
 
     @property
     def reachable(self) -> bool | None:
+        if self.live_reachable is not None:
+            return self.live_reachable
         return None if self.snapshot is None else self.snapshot.reachable
 
     @property
@@ -39,9 +43,12 @@ class NodeView:
         return None if self.snapshot is None else self.snapshot.connections
 
 
-def node_views(nodes: list[Node], collection: Collection | None) -> list[NodeView]:
+def node_views(nodes: list[Node], collection: Collection | None, live: LiveReach | None = None) -> list[NodeView]:
+    """Rows for the page; reachability from the live probe when there is a recent one (one story with
+    Health), else from the collection."""
     snaps = {s.nodeid: s for s in collection.nodes.all()} if collection else {}
-    return [NodeView(node=n, snapshot=snaps.get(n.nodeid)) for n in nodes]
+    reach = live.nodes if live is not None else {}
+    return [NodeView(node=n, snapshot=snaps.get(n.nodeid), live_reachable=reach.get(n.nodeid)) for n in nodes]
 
 
 def total_bytes(views: list[NodeView]) -> tuple[int, list[str]]:

@@ -27,7 +27,7 @@ from citusadmin.params import choice_param, int_list, safe_next
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
-from monitoring import collector
+from monitoring import collector, reach
 from monitoring.actions import do_refresh_now
 from nodes import actions
 from nodes.forms import AddNodeForm, HostPortForm, ShouldHaveShardsForm, UpdateNodeForm
@@ -52,9 +52,11 @@ def _topology(cluster: Cluster) -> dict[str, Any]:
 def _page_context(cluster: Cluster) -> dict[str, Any]:
     context = _topology(cluster)
     collection = collector.latest(cluster)
-    views = node_views(context["nodes"], collection)
+    live = reach.latest(cluster.pk)
+    views = node_views(context["nodes"], collection, live)
     known, unknown = total_bytes(views)
     context.update(
+        live_reach=live,
         collection=collection,
         stale=collector.is_stale(collection),
         views=views,

@@ -122,3 +122,34 @@ def test_a_distributed_tables_rows_come_from_its_shards_not_the_coordinators_she
     assert snapshot.estimated_shards == 8 and 29_000 <= snapshot.rows <= 31_000
     page = client.get(f"/c/{cluster_row.pk}/tables/{relid}/").content.decode()
     assert "30,000" in page.split('id="rows-estimate"')[1].split("</div></div>")[0]
+
+
+def test_overview_nodes_and_health_tell_one_story_about_a_stopped_worker(client, viewer, cluster_row, controllable):
+    """The Overview said "Reachable: yes" for up to a minute while Health was red, and its banner stayed
+    a minute after the worker came back. Now all three read one probe, taken every few seconds."""
+    from django.conf import settings
+
+    from monitoring import reach
+
+    assert settings.CELERY_BEAT_SCHEDULE["probe-reachability"]["options"]["expires"] <= 5
+    stopped = f"127.0.0.1:{controllable.workers[1].port}"
+    client.force_login(viewer)
+    collect(cluster_row)
+    reach.probe(cluster_row.pk)
+    assert "is unreachable" not in client.get(f"/c/{cluster_row.pk}/").content.decode()
+    with controllable.worker_stopped(1):
+        probe = reach.probe(cluster_row.pk)
+        assert False in probe.nodes.values()
+        overview = client.get(f"/c/{cluster_row.pk}/").content.decode()
+        nodes = client.get(f"/c/{cluster_row.pk}/nodes/").content.decode()
+        health = client.get(f"/c/{cluster_row.pk}/monitoring/health/").content.decode()
+        stamp = f"{probe.measured_at:%H:%M:%S}"
+        assert f"Node {stopped} is unreachable" in overview and f"probed {stamp}" in overview.replace(
+            "Reachability ", ""
+        )
+        assert f"Node {stopped} is unreachable" in nodes
+        assert 'id="check-reachable" data-status="red"' in health and stamp in health
+    reach.probe(cluster_row.pk)
+    assert "is unreachable" not in client.get(f"/c/{cluster_row.pk}/").content.decode()
+    health = client.get(f"/c/{cluster_row.pk}/monitoring/health/").content.decode()
+    assert 'id="check-reachable" data-status="green"' in health
