@@ -299,3 +299,16 @@ def test_a_one_table_preview_counts_that_tables_placements_only(client, operator
     finally:
         with citus.connect() as conn:
             conn.execute("DROP TABLE other_prev")
+
+
+def test_the_rebalance_form_stays_small_with_many_tables(monkeypatch):
+    from jobs import forms
+
+    monkeypatch.setattr(forms, "MAX_TABLE_CHOICES", 3)
+    tables = [f"public.t{i}" for i in range(1000)]
+    form = forms.RebalanceForm(tables=tables, strategies=["by_shard_count"])
+    assert "<option" not in str(form["relation"]) and "1,000 hash-distributed tables" in str(form["relation"].help_text)
+    bad = forms.RebalanceForm({"scope": "table", "relation": "public.nope"}, tables=tables, strategies=[])
+    assert not bad.is_valid() and "not a hash-distributed table" in str(bad.errors["relation"])
+    good = forms.RebalanceForm({"scope": "table", "relation": "public.t7"}, tables=tables, strategies=[])
+    assert good.is_valid(), good.errors
