@@ -278,6 +278,8 @@ COLLECTOR_INTERVAL = env_int("COLLECTOR_INTERVAL_SECONDS", 60, minimum=5)
 COLLECTOR_STATEMENT_TIMEOUT_MS = env_int("COLLECTOR_STATEMENT_TIMEOUT_MS", 60_000, minimum=1000)
 HEALTH_CHECK_TIMEOUT_MS = env_int("HEALTH_CHECK_TIMEOUT_MS", 15_000, minimum=1000)
 COLLECTION_RETENTION_DAYS = env_int("COLLECTION_RETENTION_DAYS", 30, minimum=1)
+# The rebalance preview waits this long for Citus's plan before computing it in the background.
+REBALANCE_PREVIEW_INLINE_MS = env_int("REBALANCE_PREVIEW_INLINE_MS", 700, minimum=1)
 # Tables larger than this are distributed by a job (create_distributed_table_concurrently where possible).
 DISTRIBUTE_JOB_BYTES = env_int("DISTRIBUTE_JOB_BYTES", 50 * 1024 * 1024, minimum=0)
 # Data skew between nodes (bytes or shard counts) above this percentage of the mean raises a banner.

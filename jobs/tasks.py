@@ -60,6 +60,17 @@ def _continue(job_id: int) -> None:
             publish(supervise_job, job_id, job.lease_owner)
 
 
+@shared_task(acks_late=False, ignore_result=True, time_limit=120, soft_time_limit=110)
+def compute_rebalance_plan(cluster_id: int, params: dict[str, object], key: str) -> None:
+    """A rebalance preview too slow for the page (jobs.preview)."""
+    from clusters.models import Cluster
+    from jobs import preview
+
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    if cluster is not None:
+        preview.compute(cluster, params, key)
+
+
 @shared_task(acks_late=False, ignore_result=True, time_limit=60, soft_time_limit=50)
 def sweep() -> dict[str, int]:
     token = _as_job()

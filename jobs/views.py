@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from psycopg import sql
@@ -24,7 +25,8 @@ from citusadmin.pagination import keyset_page
 from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
-from jobs import actions, heartbeat
+from clusters.models import Cluster
+from jobs import actions, heartbeat, preview
 from jobs.forms import RebalanceForm
 from jobs.models import Job, JobLogEntry
 
@@ -154,44 +156,17 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     else:
         params["drain_only"] = data["drain_only"]
     if request.POST.get("confirm") != "yes":
-        try:
-            with session(target) as sess:
-                per_table = rebalance.table_placements(sess, params["relation"]) if one_table else None
-                moves = rebalance.plan(
-                    sess,
-                    relation=params.get("relation"),
-                    threshold=params.get("threshold"),
-                    max_shard_moves=params.get("max_shard_moves"),
-                    excluded_shards=params.get("excluded_shards"),
-                    drain_only=bool(params.get("drain_only")),
-                    strategy=params.get("strategy"),
-                )
-        except CitusError as exc:
-            context["plan_error"] = exc
+        key = preview.plan_key(cluster, params)
+        result = preview.just_computed(key) or preview.try_inline(cluster, params, key)
+        if result is None:  # Citus takes longer: a worker computes it, the page polls for it
+            try:
+                preview.queue(cluster, params, key)
+            except BrokerUnavailable as exc:
+                messages.error(request, f"{exc.user_message} {exc.hint}")
+                return render(request, "jobs/rebalance.html", context)
+            context.update(computing=key, computing_since=timezone.now())
             return render(request, "jobs/rebalance.html", context)
-        statement: sql.Composed = (
-            rebalance.rebalance_table_sql(
-                params["relation"],
-                threshold=params["threshold"],
-                max_shard_moves=params["max_shard_moves"],
-                excluded_shards=params["excluded_shards"] or None,
-                transfer_mode=params["transfer_mode"],
-                strategy=params["strategy"],
-            )
-            if one_table
-            else rebalance.start_sql(
-                strategy=params["strategy"], drain_only=params["drain_only"], transfer_mode=params["transfer_mode"]
-            )
-        )
-        reference_copies = [n for n in nodes if n.isactive and n.missing_reference_placements]
-        context.update(
-            moves=moves,
-            reference_copies=reference_copies,
-            reference_copy_count=sum(n.missing_reference_placements for n in reference_copies),
-            preview=statement.as_string(),
-            balance=_balance(nodes, moves, (params["relation"], per_table) if per_table is not None else None),
-            total_bytes=sum(m.shard_size or 0 for m in moves),
-        )
+        context.update(_plan_context(cluster, nodes, result))
         return render(request, "jobs/rebalance.html", context)
     kind = Job.Kind.REBALANCE_TABLE if one_table else Job.Kind.REBALANCE
     try:
@@ -203,6 +178,69 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
         messages.error(request, f"{exc.user_message} {getattr(exc, 'hint', '') or ''}")
         return render(request, "jobs/rebalance.html", context)
     return redirect("jobs:detail", job_id=job.pk)
+
+
+def _plan_context(cluster: Cluster, nodes: list[citus_nodes.Node], result: preview.PlanResult) -> dict[str, Any]:
+    """What the preview shows for a computed plan: moves, the reference copies Citus makes first,
+    placements per node before and after, the exact statement Start sends, and when it was computed."""
+    if result.error is not None:
+        return {"plan_error": result.error}
+    params, moves = result.params, result.moves
+    one_table = bool(params.get("relation"))
+    per_table = None
+    if one_table:
+        try:
+            with session(cluster.target()) as sess:
+                per_table = rebalance.table_placements(sess, params["relation"])
+        except CitusError as exc:
+            return {"plan_error": exc}
+    statement: sql.Composed = (
+        rebalance.rebalance_table_sql(
+            params["relation"],
+            threshold=params.get("threshold"),
+            max_shard_moves=params.get("max_shard_moves"),
+            excluded_shards=params.get("excluded_shards") or None,
+            transfer_mode=params.get("transfer_mode"),
+            strategy=params.get("strategy"),
+        )
+        if one_table
+        else rebalance.start_sql(
+            strategy=params.get("strategy"),
+            drain_only=bool(params.get("drain_only")),
+            transfer_mode=params.get("transfer_mode"),
+        )
+    )
+    reference_copies = [n for n in nodes if n.isactive and n.missing_reference_placements] if not one_table else []
+    return {
+        "moves": moves,
+        "reference_copies": reference_copies,
+        "reference_copy_count": sum(n.missing_reference_placements for n in reference_copies),
+        "preview": statement.as_string(),
+        "balance": _balance(nodes, moves, (params["relation"], per_table) if per_table is not None else None),
+        "total_bytes": sum(m.shard_size or 0 for m in moves),
+        "plan_computed_at": result.computed_at,
+    }
+
+
+@require_GET
+@require_perm("jobs.start_rebalance")
+def rebalance_plan(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
+    """The polled preview: the plan once a worker has computed it (then polling stops), else "computing"."""
+    cluster = cluster_for(request, cluster_id)
+    key = request.GET.get("key", "")
+    result = preview.cached(key) if key.startswith("fig:") else None
+    context: dict[str, Any] = {"cluster": cluster, "computing": key}
+    if result is not None and result.cluster_id == cluster.pk:
+        try:
+            with session(cluster.target()) as sess:
+                nodes = citus_nodes.list_nodes(sess)
+        except CitusError as exc:
+            context["plan_error"] = exc
+        else:
+            context.update(_plan_context(cluster, nodes, result), computing="")
+    response = render(request, "jobs/rebalance.html#plan", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _balance(

@@ -312,3 +312,28 @@ def test_the_rebalance_form_stays_small_with_many_tables(monkeypatch):
     assert not bad.is_valid() and "not a hash-distributed table" in str(bad.errors["relation"])
     good = forms.RebalanceForm({"scope": "table", "relation": "public.t7"}, tables=tables, strategies=[])
     assert good.is_valid(), good.errors
+
+
+def test_a_slow_plan_is_computed_in_the_background_and_the_page_polls_for_it(
+    client, operator, cluster_row, unbalanced, job_worker, settings
+):
+    """Citus's plan took seconds at 1,000 tables and the page froze; beyond the inline limit a worker
+    computes it and the page says so, then shows it."""
+    import html as html_lib
+
+    settings.REBALANCE_PREVIEW_INLINE_MS = 1
+    client.force_login(operator)
+    started = time.monotonic()
+    body = client.post(f"/c/{cluster_row.pk}/rebalance/", {"scope": "cluster", "confirm": "no"}).content.decode()
+    assert time.monotonic() - started < 1.5
+    assert 'id="plan-computing"' in body and 'id="plan"' not in body
+    poll = html_lib.unescape(body.split('hx-get="')[1].split('"')[0])
+    fragment = wait_for(
+        lambda: (lambda b: b if 'id="plan"' in b else None)(client.get(poll).content.decode()),
+        60,
+        message=job_worker.logs(),
+    )
+    assert f"127.0.0.1:{unbalanced['spare'].port}" in fragment and "citus_rebalance_start(" in fragment
+    assert "hx-trigger" not in fragment  # polling stops with the plan
+    again = client.post(f"/c/{cluster_row.pk}/rebalance/", {"scope": "cluster", "confirm": "no"}).content.decode()
+    assert 'id="plan"' in again  # without JavaScript, Preview again shows the plan just computed
