@@ -226,11 +226,7 @@ def _start_citus_job(sess: Session, job: Job) -> int | None:
             drain_only=True, transfer_mode=params.get("transfer_mode"), strategy=params.get("strategy")
         )
     else:
-        statement = rebalance.start_sql(
-            strategy=params.get("strategy"),
-            drain_only=bool(params.get("drain_only")),
-            transfer_mode=params.get("transfer_mode"),
-        )
+        statement = rebalance_statement(params)
     floor = rebalance.max_job_id(sess)
     _update(job, parameters={**job.parameters, "citus_job_id_floor": floor})
     try:
@@ -467,9 +463,10 @@ def supervise(job_id: int, token: str) -> str:
 # --- blocking work ---------------------------------------------------------------------------------
 
 
-def blocking_statement(job: Job) -> sql.Composed:
-    p = job.parameters
-    if job.kind == Job.Kind.REBALANCE_TABLE:
+def rebalance_statement(p: dict[str, Any]) -> sql.Composed:
+    """The statement a rebalance job sends for these parameters: the preview shows exactly this one.
+    With a ``relation``, the blocking one-table call; otherwise Citus's background rebalance."""
+    if p.get("relation"):
         return rebalance.rebalance_table_sql(
             p["relation"],
             threshold=p.get("threshold"),
@@ -478,6 +475,15 @@ def blocking_statement(job: Job) -> sql.Composed:
             transfer_mode=p.get("transfer_mode"),
             strategy=p.get("strategy"),
         )
+    return rebalance.start_sql(
+        strategy=p.get("strategy"), drain_only=bool(p.get("drain_only")), transfer_mode=p.get("transfer_mode")
+    )
+
+
+def blocking_statement(job: Job) -> sql.Composed:
+    p = job.parameters
+    if job.kind == Job.Kind.REBALANCE_TABLE:
+        return rebalance_statement(p)
     if job.kind == Job.Kind.CHANGE_SHARD_COUNT:
         return rebalance.alter_table_sql(
             p["relation"],

@@ -12,7 +12,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from psycopg import sql
 
 from citusadmin.broker import BrokerUnavailable
 from citusadmin.citus import capabilities, rebalance
@@ -26,7 +25,7 @@ from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
 from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
 from clusters.models import Cluster
-from jobs import actions, heartbeat, preview
+from jobs import actions, heartbeat, preview, runner
 from jobs.forms import RebalanceForm
 from jobs.models import Job, JobLogEntry
 
@@ -194,22 +193,7 @@ def _plan_context(cluster: Cluster, nodes: list[citus_nodes.Node], result: previ
                 per_table = rebalance.table_placements(sess, params["relation"])
         except CitusError as exc:
             return {"plan_error": exc}
-    statement: sql.Composed = (
-        rebalance.rebalance_table_sql(
-            params["relation"],
-            threshold=params.get("threshold"),
-            max_shard_moves=params.get("max_shard_moves"),
-            excluded_shards=params.get("excluded_shards") or None,
-            transfer_mode=params.get("transfer_mode"),
-            strategy=params.get("strategy"),
-        )
-        if one_table
-        else rebalance.start_sql(
-            strategy=params.get("strategy"),
-            drain_only=bool(params.get("drain_only")),
-            transfer_mode=params.get("transfer_mode"),
-        )
-    )
+    statement = runner.rebalance_statement(params)
     reference_copies = [n for n in nodes if n.isactive and n.missing_reference_placements] if not one_table else []
     return {
         "moves": moves,

@@ -90,7 +90,7 @@ def _concurrent(pages: dict[str, str], cookie: str, viewers: int = VIEWERS) -> d
 
 
 @pytest.mark.timeout(3600)
-def test_many_viewers_big_cluster_hung_node(live_server, viewer, cluster_row, citus, controllable, settings):
+def test_many_viewers_big_cluster_hung_node(live_server, viewer, operator, cluster_row, citus, controllable, settings):
     from django.test import Client
 
     from jobs.models import Job
@@ -131,6 +131,19 @@ def test_many_viewers_big_cluster_hung_node(live_server, viewer, cluster_row, ci
         "job": f"{live_server.url}/jobs/{job.pk}/",
         "job progress": f"{live_server.url}/jobs/{job.pk}/progress/",
     }
+    planner = Client()
+    planner.force_login(operator)
+    preview_times = []
+    for _ in range(3):  # the rebalance preview: answers within its inline limit, or says it is computing
+        t = time.monotonic()
+        body = planner.post(f"/c/{cluster_row.pk}/rebalance/", {"scope": "cluster", "confirm": "no"}).content.decode()
+        preview_times.append((time.monotonic() - t) * 1000)
+    outcome = "plan" if 'id="plan"' in body or "plans no moves" in body else "computing in the background"
+    print(f"rebalance preview: median {statistics.median(preview_times):.0f} ms ({outcome})")
+    if outcome != "plan":
+        import re as _re
+
+        print("  page said:", _re.sub(r"<[^>]+>", " ", body.split("<main>")[1])[:600].split())
     idle = _measure(pages, cookie, citus)
     crowd = _concurrent(pages, cookie)
     with controllable.worker_hung(1) if hasattr(controllable, "worker_hung") else _hung(controllable):
@@ -150,6 +163,8 @@ def test_many_viewers_big_cluster_hung_node(live_server, viewer, cluster_row, ci
         rows.append(line)
         print(line)
     result = {
+        "preview_ms": round(statistics.median(preview_times)),
+        "preview": outcome,
         "tables": TABLES,
         "shards": shards,
         "when": time.strftime("%Y-%m-%d"),

@@ -461,3 +461,44 @@ def test_fifty_viewers_of_activity_cost_one_fan_out(live_server, viewer, cluster
     fan_outs = [s for s in counter.statements if 'FROM "citus_dist_stat_activity"' in s]
     assert statuses == [200] * 50, statuses
     assert len(fan_outs) == 1, len(fan_outs)
+
+
+def test_a_hung_worker_and_thirty_viewers_do_not_hold_the_console(
+    live_server, viewer, cluster_row, hung_worker, settings
+):
+    """Each Lock waits refresh held a web thread for the node timeout, twice; with 50 viewers even the
+    jobs list (which never touches Citus) took seconds. One viewer computes, the others get the last
+    figure; the rest of the console answers at its usual pace."""
+    import statistics
+    import urllib.request
+
+    from django.test import Client
+
+    settings.MONITORING_SHARE_SECONDS = 10
+    client = Client()
+    client.force_login(viewer)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    def get(url: str) -> float:
+        started = time.monotonic()
+        request = urllib.request.Request(url, headers={"Cookie": cookie})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+            assert response.status == 200
+        return time.monotonic() - started
+
+    locks = f"{live_server.url}/c/{cluster_row.pk}/monitoring/locks/"
+    jobs = f"{live_server.url}/jobs/"
+    idle = statistics.median(get(jobs) for _ in range(5))
+    lock_times: list[float] = []
+    with count_queries() as counter:
+        threads = [threading.Thread(target=lambda: lock_times.append(get(locks))) for _ in range(30)]
+        for t in threads:
+            t.start()
+        busy = [get(jobs) for _ in range(5)]
+        for t in threads:
+            t.join(60)
+    assert len(lock_times) == 30 and max(lock_times) < 3.0, max(lock_times)
+    assert statistics.median(busy) < max(2 * idle, 0.25), (idle, busy)
+    waits = [s for s in counter.statements if "citus_lock_waits" in s and "FROM" in s.upper()]
+    assert len(waits) <= 2, len(waits)  # one computation (a second only if the first outlived the interval)
