@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from citusadmin.env import env_bool, env_int, env_list, env_secret, env_str, env_url, secure_var_dir
@@ -236,12 +237,18 @@ JOB_BLOCKING_TIME_LIMIT_SECONDS = env_int(
     maximum=BROKER_VISIBILITY_TIMEOUT - 600,
 )
 _broker_dir = VAR_DIR / "broker"
-if REDIS_URL:
+# Where web processes and workers share figures: Redis when the console uses Redis (several hosts),
+# else files in VAR_DIR (one host). CITUSADMIN_SHARED_CACHE=files keeps the files even with Redis.
+SHARED_CACHE = env_str("SHARED_CACHE", "redis" if REDIS_URL else "files")
+if SHARED_CACHE not in ("redis", "files") or (SHARED_CACHE == "redis" and not REDIS_URL):
+    raise ImproperlyConfigured("CITUSADMIN_SHARED_CACHE must be 'files', or 'redis' with CITUSADMIN_REDIS_URL set.")
+if SHARED_CACHE == "redis":
     CACHES["shared"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "citusadmin-shared",
     }
+if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A task not acknowledged within the visibility timeout is delivered again while the first copy
     # may still run; no task here runs longer than CELERY_TASK_TIME_LIMIT, which stays well below it.

@@ -276,6 +276,8 @@ class WorkerProcess:
             "CITUSADMIN_DATABASE_URL": app_database_url(),
             "CITUSADMIN_CELERY_QUEUE": queue,
             "CITUSADMIN_WORKER_HEARTBEAT_SECONDS": "1",
+            # figures the worker computes (a background rebalance plan) go where this process reads them
+            "CITUSADMIN_SHARED_CACHE": "files",
         }
         env.pop("CITUSADMIN_REDIS_URL", None)
         if broker_url != FS_BROKER:

@@ -1,6 +1,6 @@
 """Many viewers, a big cluster, a hung node (on request: ``./test -m benchmark tests/benchmarks -s``).
 
-Builds CITUSADMIN_BENCH_VIEWER_TABLES tables x CITUSADMIN_BENCH_SHARDS shards (default 1,000 x 32),
+Served as ./run serves it (gunicorn, 2 workers x 8 threads). Builds CITUSADMIN_BENCH_VIEWER_TABLES tables x CITUSADMIN_BENCH_SHARDS shards (default 1,000 x 32),
 then for every page and form reports: statements each node received (``pg_stat_statements`` on the
 nodes, not an in-process count), median and p95 time, response size; then the same pages with 50
 concurrent viewers; then with one worker hung (a socket that accepts and never answers). Prints one
@@ -89,8 +89,63 @@ def _concurrent(pages: dict[str, str], cookie: str, viewers: int = VIEWERS) -> d
     return out
 
 
+@pytest.fixture
+def console_url(transactional_db: None, tmp_path: Path) -> Any:
+    """The console as ./run serves it: gunicorn, CITUSADMIN_WEB_WORKERS x _WEB_THREADS (2 x 8), on the
+    test database, sharing this process's var/ (secret key, shared-figure cache)."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import app_database_url
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "citusadmin.settings",
+        "CITUSADMIN_DATABASE_URL": app_database_url(),
+        "CITUSADMIN_HTTPS": "false",
+        "CITUSADMIN_MONITORING_SHARE_SECONDS": "10",
+    }
+    log = (tmp_path / "gunicorn.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "citusadmin.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            os.environ.get("CITUSADMIN_WEB_WORKERS", "2"),
+            "--threads",
+            os.environ.get("CITUSADMIN_WEB_THREADS", "8"),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.3)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
 @pytest.mark.timeout(3600)
-def test_many_viewers_big_cluster_hung_node(live_server, viewer, operator, cluster_row, citus, controllable, settings):
+def test_many_viewers_big_cluster_hung_node(console_url, viewer, operator, cluster_row, citus, controllable, settings):
     from django.test import Client
 
     from jobs.models import Job
@@ -112,7 +167,7 @@ def test_many_viewers_big_cluster_hung_node(live_server, viewer, operator, clust
     client = Client()
     client.force_login(viewer)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    c = f"{live_server.url}/c/{cluster_row.pk}"
+    c = f"{console_url}/c/{cluster_row.pk}"
     pages = {
         "overview": f"{c}/",
         "nodes": f"{c}/nodes/",
@@ -127,9 +182,9 @@ def test_many_viewers_big_cluster_hung_node(live_server, viewer, operator, clust
         "lock waits": f"{c}/monitoring/locks/",
         "tenants": f"{c}/monitoring/tenants/",
         "history": f"{c}/monitoring/history/",
-        "jobs": f"{live_server.url}/jobs/",
-        "job": f"{live_server.url}/jobs/{job.pk}/",
-        "job progress": f"{live_server.url}/jobs/{job.pk}/progress/",
+        "jobs": f"{console_url}/jobs/",
+        "job": f"{console_url}/jobs/{job.pk}/",
+        "job progress": f"{console_url}/jobs/{job.pk}/progress/",
     }
     planner = Client()
     planner.force_login(operator)
