@@ -528,3 +528,16 @@ def _fresh_shared_figures() -> None:
     from django.core.cache import caches
 
     caches["shared"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _steady_worker_banner() -> None:
+    """The banner's worker status is cached 5 s per process; a test that compares query counts must not
+    see it expire between two requests. Pinned to "no worker seen" (the truth for most tests); tests
+    about workers and banners clear the cache and read the real heartbeats."""
+    from django.conf import settings as django_settings
+    from django.core.cache import cache
+
+    from jobs.heartbeat import _CACHE_KEY, WorkerStatus
+
+    cache.set(_CACHE_KEY, WorkerStatus(None, None, django_settings.WORKER_STALE_SECONDS), 3600)
