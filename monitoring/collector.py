@@ -14,6 +14,7 @@ from citusadmin.citus import capabilities, stats
 from citusadmin.citus.connection import direct_session
 from citusadmin.citus.errors import CitusError
 from citusadmin.citus.nodes import list_nodes
+from citusadmin.params import parse_int
 from clusters.models import Cluster
 from monitoring.models import Collection, ColocationNodeSnapshot, NodeSnapshot, ShardSize, TableSnapshot
 
@@ -79,9 +80,12 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
             except CitusError as exc:
                 collection.connections_error = exc.user_message
             pool = caps.setting("citus.max_shared_pool_size")
-            collection.max_shared_pool_size = int(pool) if pool and pool.lstrip("-").isdigit() else None
-            max_conn = caps.setting("max_connections")
-            collection.max_connections = int(max_conn) if max_conn and max_conn.isdigit() else None
+            # -1 (no limit) and 0 (max_connections) mean something; anything not a plain integer is unknown
+            pool = pool or ""
+            negative = pool.startswith("-")
+            magnitude = parse_int(pool[1:] if negative else pool, maximum=2**31 - 1)
+            collection.max_shared_pool_size = None if magnitude is None else (-magnitude if negative else magnitude)
+            collection.max_connections = parse_int(caps.setting("max_connections"), maximum=2**31 - 1)
         unreachable_groups = {n.groupid for n in nodes if reach.get(n.nodeid) is False}
         per_group, table_rows, colocation_rows, shard_rows = _aggregate(
             placement_rows, sizes, unreachable_groups, row_estimates

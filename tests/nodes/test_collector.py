@@ -153,3 +153,10 @@ def test_overview_nodes_and_health_tell_one_story_about_a_stopped_worker(client,
     assert "is unreachable" not in client.get(f"/c/{cluster_row.pk}/").content.decode()
     health = client.get(f"/c/{cluster_row.pk}/monitoring/health/").content.decode()
     assert 'id="check-reachable" data-status="green"' in health
+
+
+def test_connection_limits_are_read_as_plain_integers_only():
+    """The settings are read from the cluster; "-²" passed lstrip("-").isdigit() and then crashed int()."""
+    from citusadmin.params import parse_int
+
+    assert parse_int("-²".lstrip("-")) is None and parse_int("200") == 200 and parse_int("٣") is None
