@@ -360,5 +360,8 @@ MONITORING_REFRESH_SECONDS = env_int("MONITORING_REFRESH_SECONDS", 10, minimum=2
 # A monitoring figure that reaches every node is computed at most once per cluster this often, whoever
 # asks (monitoring.shared); 0 computes it for every request.
 MONITORING_SHARE_SECONDS = env_int("MONITORING_SHARE_SECONDS", MONITORING_REFRESH_SECONDS, minimum=0)
+# At most this many such figures (any tab, any options) are computed at once per cluster, across every
+# web process; a viewer who finds them all busy sees the last figure, with its time.
+MONITORING_FANOUTS_PER_CLUSTER = env_int("MONITORING_FANOUTS_PER_CLUSTER", 2, minimum=1)
 # Per-table history is kept at every collection for this long, then one collection an hour.
 HISTORY_FULL_RESOLUTION_HOURS = env_int("HISTORY_FULL_RESOLUTION_HOURS", 24, minimum=1)

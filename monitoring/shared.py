@@ -67,8 +67,61 @@ def key_for(*parts: object) -> str:
     return "fig:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def shared_figure[T](key: str, ttl: float, compute: Callable[[], T], *, lock_seconds: float = 15) -> tuple[T, float]:
-    """(value, computed_at epoch): fresh within ``ttl``, else computed by one caller at a time."""
+class Busy(Exception):
+    """Every fan-out slot of the cluster is taken and there is no earlier figure to show."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        super().__init__(
+            f"The cluster is already answering {slots} figure(s) that reach every node (the limit per "
+            "cluster); this one follows at the next refresh."
+        )
+
+
+class _Slots:
+    """At most ``count`` computations at once for one group (one cluster), whatever their keys."""
+
+    def __init__(self, cache: Any, group: str, count: int, seconds: float) -> None:
+        self.locks = [_Lock(cache, key_for("slot", group, i), seconds) for i in range(count)]
+        self.held: _Lock | None = None
+
+    def acquire(self) -> bool:
+        for lock in self.locks:
+            if lock.acquire():
+                self.held = lock
+                return True
+        return False
+
+    def release(self) -> None:
+        if self.held is not None:
+            self.held.release()
+            self.held = None
+
+
+def _wait_for(slots: _Slots, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if slots.acquire():
+            return True
+        time.sleep(_WAIT_STEP)
+    return False
+
+
+def shared_figure[T](
+    key: str,
+    ttl: float,
+    compute: Callable[[], T],
+    *,
+    lock_seconds: float = 15,
+    group: str | None = None,
+    slots: int = 0,
+) -> tuple[T, float]:
+    """(value, computed_at epoch): fresh within ``ttl``, else computed by one caller at a time.
+
+    With ``group`` and ``slots``, at most ``slots`` computations of that group (a cluster's fan-outs,
+    whatever tab or options) run at once across every web process: a caller that finds them all taken
+    gets the last figure if there is one, else waits for a slot up to ``lock_seconds`` and then raises
+    :class:`Busy`."""
     cache = _cache()
     entry = cache.get(key)
     now = time.time()
@@ -76,12 +129,20 @@ def shared_figure[T](key: str, ttl: float, compute: Callable[[], T], *, lock_sec
         return entry[0], entry[1]
     lock = _Lock(cache, key + ":computing", lock_seconds)
     if lock.acquire():
+        cap = _Slots(cache, group, slots, lock_seconds) if group is not None and slots > 0 else None
         try:
+            if cap is not None and not cap.acquire():
+                if entry is not None:
+                    return entry[0], entry[1]
+                if not _wait_for(cap, lock_seconds):
+                    raise Busy(slots)
             value = compute()
             stamp = time.time()
             cache.set(key, (value, stamp), timeout=max(int(ttl * 30), 60))
             return value, stamp
         finally:
+            if cap is not None:
+                cap.release()
             lock.release()
     if entry is not None:  # someone else is refreshing it: the last figure, with its time
         return entry[0], entry[1]
@@ -93,5 +154,12 @@ def shared_figure[T](key: str, ttl: float, compute: Callable[[], T], *, lock_sec
             return entry[0], entry[1]
         if not lock.held():
             break
-    value = compute()
+    cap = _Slots(cache, group, slots, lock_seconds) if group is not None and slots > 0 else None
+    if cap is not None and not _wait_for(cap, lock_seconds):
+        raise Busy(slots)
+    try:
+        value = compute()
+    finally:
+        if cap is not None:
+            cap.release()
     return value, time.time()

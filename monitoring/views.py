@@ -76,7 +76,16 @@ def _live(
     # permissions-dependent buttons are rendered per viewer from the shared figures)
     options = "&".join(f"{k}={v}" for k, v in sorted(request.GET.items()) if k in SHARED_OPTIONS)
     key = shared.key_for(cluster.pk, target.key, tab, options)
-    figures, _ = shared.shared_figure(key, settings.MONITORING_SHARE_SECONDS, compute)
+    try:
+        figures, _ = shared.shared_figure(
+            key,
+            settings.MONITORING_SHARE_SECONDS,
+            compute,
+            group=f"cluster:{cluster.pk}",
+            slots=settings.MONITORING_FANOUTS_PER_CLUSTER,
+        )
+    except shared.Busy as exc:
+        figures = {"error": CitusError(str(exc))}
     context.update(figures)
     if after is not None and "error" not in context:
         after(cluster, context)
