@@ -8,12 +8,11 @@ from django.contrib.auth.models import Group, User
 
 from accounts.roles import ROLES
 from audit.actions import audited
+from citusadmin.perms import Perm
 
 
 def do_create_user(actor: Any, username: str, password: str, role: str) -> User:
-    with audited(
-        actor, "accounts.create_user", perm="accounts.manage_users", target=username, parameters={"role": role}
-    ):
+    with audited(actor, "accounts.create_user", perm=Perm.MANAGE_USERS, target=username, parameters={"role": role}):
         user = User.objects.create_user(username=username, password=password)
         user.groups.set([Group.objects.get(name=role)])
     return user
@@ -25,7 +24,7 @@ def do_set_role(actor: Any, user: User, role: str) -> None:
     with audited(
         actor,
         "accounts.set_role",
-        perm="accounts.manage_users",
+        perm=Perm.MANAGE_USERS,
         target=user.username,
         parameters={"role": role, "previous": [g.name for g in user.groups.all()]},
     ):
@@ -36,7 +35,7 @@ def do_set_active(actor: Any, user: User, active: bool) -> None:
     with audited(
         actor,
         "accounts.activate_user" if active else "accounts.deactivate_user",
-        perm="accounts.manage_users",
+        perm=Perm.MANAGE_USERS,
         target=user.username,
     ):
         if user.pk == getattr(actor, "pk", None) and not active:
@@ -52,7 +51,7 @@ def do_set_clusters(actor: Any, user: User, clusters: list[Any]) -> None:
     with audited(
         actor,
         "accounts.set_clusters",
-        perm="accounts.manage_users",
+        perm=Perm.MANAGE_USERS,
         target=user.username,
         parameters={
             "clusters": sorted(c.name for c in clusters),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from citusadmin.perms import Perm
+
 VIEWER = "Viewer"
 OPERATOR = "Operator"
 ADMIN = "Admin"
@@ -16,43 +18,43 @@ REQUESTER = "Requester"
 
 # An application team member: sees only the clusters granted to them by name, follows jobs there,
 # and asks for changes that an Admin approves.
-_REQUESTER = {"clusters.view_cluster", "jobs.view_job", "selfservice.request_change"}
-_VIEWER = _REQUESTER | {"clusters.view_all_clusters", "monitoring.view_monitoring"}
+_REQUESTER = {Perm.VIEW_CLUSTER, Perm.VIEW_JOB, Perm.REQUEST_CHANGE}
+_VIEWER = _REQUESTER | {Perm.VIEW_ALL_CLUSTERS, Perm.VIEW_MONITORING}
 _OPERATOR = _VIEWER | {
-    "clusters.test_connection",
-    "monitoring.collect_now",
-    "jobs.start_rebalance",
-    "jobs.start_maintenance",
-    "jobs.cancel_job",
-    "monitoring.cancel_session",
-    "monitoring.terminate_session",
+    Perm.TEST_CONNECTION,
+    Perm.COLLECT_NOW,
+    Perm.START_REBALANCE,
+    Perm.START_MAINTENANCE,
+    Perm.CANCEL_JOB,
+    Perm.CANCEL_SESSION,
+    Perm.TERMINATE_SESSION,
 }
 _ADMIN = _OPERATOR | {
-    "nodes.add_node",
-    "nodes.remove_node",
-    "nodes.activate_node",
-    "nodes.disable_node",
-    "nodes.update_node",
-    "nodes.set_should_have_shards",
-    "nodes.set_coordinator_host",
-    "jobs.drain_node",
-    "jobs.alter_table",
-    "tables.distribute_table",
-    "tables.make_reference_table",
-    "tables.undistribute_table",
-    "tables.add_table_to_metadata",
-    "tables.grant_privileges",
-    "tables.distribute_schema",
-    "clusters.manage_cluster",
-    "clusters.create_extension",
-    "accounts.manage_users",
-    "audit.view_audit",
-    "monitoring.reset_stats",
-    "selfservice.decide_change",
+    Perm.ADD_NODE,
+    Perm.REMOVE_NODE,
+    Perm.ACTIVATE_NODE,
+    Perm.DISABLE_NODE,
+    Perm.UPDATE_NODE,
+    Perm.SET_SHOULD_HAVE_SHARDS,
+    Perm.SET_COORDINATOR_HOST,
+    Perm.DRAIN_NODE,
+    Perm.ALTER_TABLE,
+    Perm.DISTRIBUTE_TABLE,
+    Perm.MAKE_REFERENCE_TABLE,
+    Perm.UNDISTRIBUTE_TABLE,
+    Perm.ADD_TABLE_TO_METADATA,
+    Perm.GRANT_PRIVILEGES,
+    Perm.DISTRIBUTE_SCHEMA,
+    Perm.MANAGE_CLUSTER,
+    Perm.CREATE_EXTENSION,
+    Perm.MANAGE_USERS,
+    Perm.VIEW_AUDIT,
+    Perm.RESET_STATS,
+    Perm.DECIDE_CHANGE,
 }
-_AUDITOR = {"audit.view_audit"}
+_AUDITOR = {Perm.VIEW_AUDIT}
 
-ROLE_PERMISSIONS: dict[str, set[str]] = {
+ROLE_PERMISSIONS: dict[str, set[Perm]] = {
     VIEWER: _VIEWER,
     OPERATOR: _OPERATOR,
     ADMIN: _ADMIN,
@@ -77,7 +79,7 @@ def sync_roles(apps: Any) -> None:
         for dotted in sorted(perms):
             app_label, codename = dotted.split(".", 1)
             found = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if found is not None:
+            if found is not None:  # every Perm is declared on a model (system check citusadmin.E020)
                 wanted.append(found)
         group.permissions.set(wanted)
 

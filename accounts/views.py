@@ -13,11 +13,12 @@ from accounts import actions
 from accounts.forms import ClusterAccessForm, NewUserForm, RoleForm
 from accounts.roles import REQUESTER
 from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 from clusters.models import Cluster, ClusterAccess
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("accounts.manage_users")
+@require_perm(Perm.MANAGE_USERS)
 def user_list(request: HttpRequest) -> HttpResponse:
     form = NewUserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -46,7 +47,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@require_perm("accounts.manage_users")
+@require_perm(Perm.MANAGE_USERS)
 def user_clusters(request: HttpRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     form = ClusterAccessForm(request.POST)
@@ -61,7 +62,7 @@ def user_clusters(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("accounts.manage_users")
+@require_perm(Perm.MANAGE_USERS)
 def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     form = RoleForm(request.POST)
@@ -74,7 +75,7 @@ def user_role(request: HttpRequest, user_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("accounts.manage_users")
+@require_perm(Perm.MANAGE_USERS)
 def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     choice = request.POST.get("active")

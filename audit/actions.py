@@ -2,7 +2,7 @@
 
 An action (``do_*``) checks its permission, runs the change, and records the outcome in one place:
 
-    with audited(actor, "nodes.add_node", perm="nodes.add_node", cluster=cluster, target=addr) as entry:
+    with audited(actor, "nodes.add_node", perm=Perm.ADD_NODE, cluster=cluster, target=addr) as entry:
         entry.parameters["groupid"] = groupid
         node_id = citus.nodes.add_node(...)
 
@@ -31,6 +31,7 @@ from audit.models import AuditEntry
 from citusadmin import request_context
 from citusadmin.citus.connection import capture_sql
 from citusadmin.citus.errors import CitusError
+from citusadmin.perms import Perm
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractUser, AnonymousUser
@@ -111,7 +112,7 @@ def record_denied(
 
 def ensure_permission(
     actor: AbstractUser | AnonymousUser,
-    perm: str,
+    perm: Perm,
     *,
     action: str | None = None,
     cluster: Cluster | None = None,
@@ -135,7 +136,7 @@ def audited(
     actor: AbstractUser | AnonymousUser,
     action: str,
     *,
-    perm: str,
+    perm: Perm,
     cluster: Cluster | None = None,
     target: str = "",
     parameters: dict[str, Any] | None = None,

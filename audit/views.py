@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import permission_required
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -21,6 +20,8 @@ from audit.chain import verify
 from audit.models import AuditEntry
 from citusadmin.pagination import keyset_page
 from citusadmin.params import parse_int
+from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 
 PAGE_SIZE = 50
 FILTERS = ("since", "until", "actor", "cluster", "action", "target", "outcome", "q", "job")
@@ -84,7 +85,7 @@ def filtered(request: HttpRequest) -> tuple[QuerySet[AuditEntry], dict[str, str]
 
 
 @require_GET
-@permission_required("audit.view_audit", raise_exception=True)
+@require_perm(Perm.VIEW_AUDIT)
 def entry_list(request: HttpRequest) -> HttpResponse:
     """Newest first, paginated by key (``?before=<id>``), so the cost is flat however long the log."""
     entries, values = filtered(request)
@@ -106,7 +107,7 @@ def entry_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audit.view_audit", raise_exception=True)
+@require_perm(Perm.VIEW_AUDIT)
 def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     entry = get_object_or_404(AuditEntry, pk=entry_id)
     return render(
@@ -160,7 +161,7 @@ def _export_rows(entries: QuerySet[AuditEntry]) -> Iterator[dict[str, Any]]:
 
 
 @require_GET
-@permission_required("audit.view_audit", raise_exception=True)
+@require_perm(Perm.VIEW_AUDIT)
 def export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     """CSV or JSON of the filtered entries, streamed (constant memory for a million entries). UTC times."""
     entries, _ = filtered(request)
@@ -190,7 +191,7 @@ def export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
 
 
 @require_GET
-@permission_required("audit.view_audit", raise_exception=True)
+@require_perm(Perm.VIEW_AUDIT)
 def verify_chain(request: HttpRequest) -> HttpResponse:
     """Checks the hash chain (reads only; a GET)."""
     return render(request, "audit/verify.html", {"result": verify()})

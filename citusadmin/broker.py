@@ -50,16 +50,19 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     return {"queue": queue_for(app, name)}
 
 
-def publish(task: Task, *args: Any, countdown: float | None = None) -> None:
-    """Queue ``task`` now on a fresh broker connection, failing fast (the user is waiting)."""
+def publish(task: Task | str, *args: Any, countdown: float | None = None) -> None:
+    """Queue ``task`` (a task, or its name: the caller need not import the tasks module) now on a fresh
+    broker connection, failing fast (the user is waiting)."""
+    from citusadmin.celery import app
+
+    name = task if isinstance(task, str) else task.name
     try:
-        with task.app.connection_for_write(connect_timeout=3) as conn:
+        with app.connection_for_write(connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1, timeout=3)
-            queue = queue_for(task.app, task.name)
-            options: dict[str, Any] = {"retry": False, "connection": conn, "queue": queue}
+            options: dict[str, Any] = {"retry": False, "connection": conn, "queue": queue_for(app, name)}
             if countdown is not None:
                 options["countdown"] = countdown
-            task.apply_async(args=args, **options)
+            app.send_task(name, args=args, **options)
     except Exception as exc:  # kombu raises OperationalError, redis ConnectionError, OSError...
-        logger.warning("could not queue %s: %s", task.name, exc)
+        logger.warning("could not queue %s: %s", name, exc)
         raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -8,12 +8,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
+from citusadmin.perms import Perm
 from clusters.lookup import visible_clusters
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    if request.user.has_perm("clusters.view_cluster"):
+    if request.user.has_perm(Perm.VIEW_CLUSTER):
         current = request.session.get("current_cluster")
         clusters = visible_clusters(request.user)
         cluster = clusters.filter(pk=current).first() if current else None
@@ -21,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
         if cluster is not None:
             return redirect("nodes:overview", cluster_id=cluster.pk)
         return redirect("clusters:list")
-    if request.user.has_perm("audit.view_audit"):
+    if request.user.has_perm(Perm.VIEW_AUDIT):
         return redirect("audit:list")
     return redirect("clusters:list")
 

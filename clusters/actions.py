@@ -12,6 +12,7 @@ from citusadmin.citus import capabilities as caps_mod
 from citusadmin.citus import errors, extension
 from citusadmin.citus.connection import close_pools, session
 from citusadmin.citus.probe import ConnectionReport, check_connection
+from citusadmin.perms import Perm
 from clusters.models import Cluster, ClusterProbe
 
 
@@ -23,7 +24,7 @@ def _safe_params(cluster: Cluster) -> dict[str, Any]:
 
 
 def do_register_cluster(actor: Any, fields: dict[str, Any], password: str = "") -> Cluster:
-    with audited(actor, "clusters.register", perm="clusters.manage_cluster", target=fields.get("name", "")) as entry:
+    with audited(actor, "clusters.register", perm=Perm.MANAGE_CLUSTER, target=fields.get("name", "")) as entry:
         cluster = Cluster(**fields)
         cluster.set_password(password)
         cluster.save()
@@ -34,9 +35,7 @@ def do_register_cluster(actor: Any, fields: dict[str, Any], password: str = "") 
 def do_update_cluster(
     actor: Any, cluster: Cluster, fields: dict[str, Any], password: str = "", clear_password: bool = False
 ) -> Cluster:
-    with audited(
-        actor, "clusters.update", perm="clusters.manage_cluster", cluster=cluster, target=cluster.name
-    ) as entry:
+    with audited(actor, "clusters.update", perm=Perm.MANAGE_CLUSTER, cluster=cluster, target=cluster.name) as entry:
         for key, value in fields.items():
             setattr(cluster, key, value)
         if password:
@@ -53,7 +52,7 @@ def do_update_cluster(
 def do_delete_cluster(actor: Any, cluster: Cluster) -> None:
     """Unregisters the cluster from the console. Nothing is sent to the cluster itself."""
     pk = cluster.pk
-    with audited(actor, "clusters.delete", perm="clusters.manage_cluster", cluster=cluster, target=cluster.name):
+    with audited(actor, "clusters.delete", perm=Perm.MANAGE_CLUSTER, cluster=cluster, target=cluster.name):
         cluster.delete()
     close_pools(prefix=f"{pk}:")
 
@@ -85,7 +84,7 @@ def do_test_connection(actor: Any, cluster: Cluster) -> ConnectionReport:
     with audited(
         actor,
         "clusters.test_connection",
-        perm="clusters.test_connection",
+        perm=Perm.TEST_CONNECTION,
         cluster=cluster,
         target=cluster.address,
         atomic=False,
@@ -120,7 +119,7 @@ def do_create_extension(actor: Any, cluster: Cluster) -> bool:
     with audited(
         actor,
         "clusters.create_extension",
-        perm="clusters.create_extension",
+        perm=Perm.CREATE_EXTENSION,
         cluster=cluster,
         target=f"{cluster.address}/{cluster.dbname}",
         atomic=False,

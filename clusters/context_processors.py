@@ -6,12 +6,13 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from citusadmin.perms import Perm
 from clusters.lookup import visible_clusters
 
 
 def clusters(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.has_perm("clusters.view_cluster"):
+    if user is None or not user.is_authenticated or not user.has_perm(Perm.VIEW_CLUSTER):
         return {}
     current_id = None
     match = getattr(request, "resolver_match", None)

@@ -9,17 +9,18 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
+from citusadmin.perms import Perm
 from clusters.models import Cluster, ClusterAccess
 
 
 def sees_all_clusters(user: Any) -> bool:
-    return bool(user.has_perm("clusters.view_all_clusters"))
+    return bool(user.has_perm(Perm.VIEW_ALL_CLUSTERS))
 
 
 def visible_clusters(user: Any) -> QuerySet[Cluster]:
     """Every cluster for staff roles; only the clusters granted by name to anyone else (a Requester)."""
     clusters = Cluster.objects.all()
-    if not user.has_perm("clusters.view_cluster"):
+    if not user.has_perm(Perm.VIEW_CLUSTER):
         return clusters.none()
     if sees_all_clusters(user):
         return clusters
@@ -34,7 +35,7 @@ def may_see(user: Any, cluster_id: int) -> bool:
 
 def cluster_for(request: HttpRequest, cluster_id: int) -> Cluster:
     """The cluster, if this user may view it (403 otherwise, 404 when there is none)."""
-    if not request.user.has_perm("clusters.view_cluster"):
+    if not request.user.has_perm(Perm.VIEW_CLUSTER):
         raise PermissionDenied("You do not have the permission clusters.view_cluster.")
     cluster = get_object_or_404(Cluster.objects.select_related("probe"), pk=cluster_id)
     if not may_see(request.user, cluster.pk):

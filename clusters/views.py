@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
@@ -13,20 +12,21 @@ from citusadmin.citus import capabilities
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
 from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 from clusters import actions
 from clusters.forms import ClusterForm
 from clusters.lookup import cluster_for, visible_clusters
 
 
 @require_GET
-@permission_required("clusters.view_cluster", raise_exception=True)
+@require_perm(Perm.VIEW_CLUSTER)
 def cluster_list(request: HttpRequest) -> HttpResponse:
     clusters = visible_clusters(request.user).select_related("probe").order_by("name")
     return render(request, "clusters/list.html", {"clusters": clusters})
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("clusters.manage_cluster")
+@require_perm(Perm.MANAGE_CLUSTER)
 def cluster_add(request: HttpRequest) -> HttpResponse:
     form = ClusterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -38,7 +38,7 @@ def cluster_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("clusters.manage_cluster")
+@require_perm(Perm.MANAGE_CLUSTER)
 def cluster_edit(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     form = ClusterForm(request.POST or None, instance=cluster)
@@ -54,7 +54,7 @@ def cluster_edit(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("clusters.manage_cluster")
+@require_perm(Perm.MANAGE_CLUSTER)
 def cluster_delete(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     if request.method == "POST":
@@ -80,7 +80,7 @@ def cluster_detail(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("clusters.test_connection")
+@require_perm(Perm.TEST_CONNECTION)
 def cluster_test(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     report, error = None, None
@@ -98,7 +98,7 @@ def cluster_test(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("clusters.create_extension")
+@require_perm(Perm.CREATE_EXTENSION)
 def cluster_create_extension(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     try:

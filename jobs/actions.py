@@ -12,9 +12,10 @@ from audit.models import AuditEntry
 from citusadmin.broker import BrokerUnavailable, publish
 from citusadmin.citus import errors, rebalance
 from citusadmin.citus.connection import session
+from citusadmin.perms import Perm
 from clusters.models import Cluster
-from jobs import runner
-from jobs.kinds import BACKGROUND, KINDS
+from jobs import state
+from jobs.kinds import JobKind, Mode, Params, kind
 from jobs.models import Job
 
 
@@ -30,25 +31,31 @@ class JobAlreadyRunning(errors.Refused):
 def do_start_job(
     actor: Any,
     cluster: Cluster,
-    kind: str,
-    parameters: dict[str, Any],
+    job_kind: JobKind | str,
+    parameters: Params | dict[str, Any],
     *,
     target: str = "",
     approved_by: Any = None,
 ) -> Job:
     """``actor`` is who asked; with ``approved_by`` (a self-service request) the approver is who
     authorises it: their permission is checked and the audit entry is theirs, naming the requester."""
-    spec = KINDS[kind]
+    spec = kind(job_kind) if isinstance(job_kind, str) else job_kind
+    parameters = spec.Params.load(parameters).dump()  # typed: a key the kind does not know is dropped
     authoriser = approved_by or actor
     audit_parameters = {**parameters, "requested_by": actor.get_username()} if approved_by else parameters
     with audited(
-        authoriser, f"jobs.{kind}.start", perm=spec.perm, cluster=cluster, target=target, parameters=audit_parameters
+        authoriser,
+        f"jobs.{spec.name}.start",
+        perm=spec.perm,
+        cluster=cluster,
+        target=target,
+        parameters=audit_parameters,
     ) as entry:
         try:
             with transaction.atomic():
                 job = Job.objects.create(
                     cluster=cluster,
-                    kind=kind,
+                    kind=spec.name,
                     lock=spec.lock,
                     target=target,
                     parameters=parameters,
@@ -62,12 +69,12 @@ def do_start_job(
         entry.job_id = job.pk
         entry.result = f"job {job.pk} queued"
     try:
-        publish(_run_job_task(), job.pk)
+        publish("jobs.tasks.run_job", job.pk)
     except BrokerUnavailable as exc:
-        runner.finish(job, Job.State.FAILED, error=exc.as_text())
+        state.finish(job, Job.State.FAILED, error=exc.as_text())
         record(
             authoriser,
-            f"jobs.{kind}.queue",
+            f"jobs.{spec.name}.queue",
             AuditEntry.Outcome.FAILED,
             cluster=cluster,
             target=target,
@@ -78,30 +85,24 @@ def do_start_job(
     return job
 
 
-def _run_job_task() -> Any:
-    from jobs.tasks import run_job
-
-    return run_job
-
-
 def do_cancel_job(actor: Any, job: Job) -> Job:
     """Recorded first (the row says cancelling), then Citus is told: citus_job_cancel for a Citus
     background job, pg_cancel_backend for blocking work. Finished moves are kept either way."""
     with audited(
-        actor, f"jobs.{job.kind}.cancel", perm="jobs.cancel_job", cluster=job.cluster, target=job.target
+        actor, f"jobs.{job.kind}.cancel", perm=Perm.CANCEL_JOB, cluster=job.cluster, target=job.target
     ) as entry:
         entry.job_id = job.pk
         job.refresh_from_db()
         if not job.is_active:
             raise errors.Refused(f"Job {job.pk} already ended ({job.state}).")
         if job.state == Job.State.QUEUED:
-            runner.finish(job, Job.State.CANCELLED, summary="Cancelled before it started; nothing was sent to Citus.")
+            state.finish(job, Job.State.CANCELLED, summary="Cancelled before it started; nothing was sent to Citus.")
             return job
         Job.objects.filter(pk=job.pk).update(cancel_requested_at=timezone.now(), state=Job.State.CANCELLING)
-        runner.log(job, f"Cancel requested by {actor.get_username()}.")
+        state.log(job, f"Cancel requested by {actor.get_username()}.")
     job.refresh_from_db()
     statement = None
-    if KINDS[job.kind].mode == BACKGROUND and job.citus_job_id is not None:
+    if kind(job.kind).mode == Mode.BACKGROUND and job.citus_job_id is not None:
         statement = rebalance.cancel_job_sql(job.citus_job_id)
     elif job.backend_pid:
         statement = rebalance.cancel_backend_sql(job.backend_pid)
@@ -109,7 +110,7 @@ def do_cancel_job(actor: Any, job: Job) -> Job:
         with audited(
             actor,
             f"jobs.{job.kind}.cancel_sent",
-            perm="jobs.cancel_job",
+            perm=Perm.CANCEL_JOB,
             cluster=job.cluster,
             target=job.target,
             atomic=False,
@@ -118,6 +119,6 @@ def do_cancel_job(actor: Any, job: Job) -> Job:
             with session(job.cluster.target()) as sess:
                 sess.execute(statement)
             Job.objects.filter(pk=job.pk).update(cancel_sent=True)
-            runner.log(job, f"Sent {statement.as_string()}")
+            state.log(job, f"Sent {statement.as_string()}")
     job.refresh_from_db()
     return job

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -29,18 +31,6 @@ class Job(models.Model):
     ends within seconds (``client_connection_check_interval``) and the job becomes ``interrupted``.
     """
 
-    class Kind(models.TextChoices):
-        REBALANCE = "rebalance", "Rebalance cluster"
-        REBALANCE_TABLE = "rebalance_table", "Rebalance one table"
-        DRAIN_NODE = "drain_node", "Drain a node"
-        DRAIN_AND_REMOVE = "drain_and_remove", "Drain and remove a node"
-        CHANGE_SHARD_COUNT = "change_shard_count", "Alter distributed table"
-        DISTRIBUTE_CONCURRENTLY = "distribute_concurrently", "Distribute a table"
-        MAKE_REFERENCE = "make_reference", "Make a reference table"
-        VACUUM = "vacuum", "VACUUM"
-        ANALYZE = "analyze", "ANALYZE"
-        HEALTH_CHECK = "health_check", "Health check"
-
     class State(models.TextChoices):
         QUEUED = "queued", "queued"
         RUNNING = "running", "running"
@@ -54,7 +44,9 @@ class Job(models.Model):
     FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.INTERRUPTED)
 
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="jobs")
-    kind = models.CharField(max_length=30, choices=Kind.choices)
+    # the name of a kind declared in jobs.kinds (a class there; no choices here, so a new kind needs no
+    # migration)
+    kind = models.CharField(max_length=30)
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     # Jobs sharing a non-empty lock cannot be active on one cluster at once (partial unique index):
     # Citus runs one rebalance, drain or shard move at a time.
@@ -117,6 +109,19 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.kind} {self.state}"
+
+    @property
+    def spec(self) -> Any:
+        """The job's kind (``jobs.kinds``): its label, permission, mode and statements."""
+        from jobs.kinds import kind
+
+        return kind(self.kind)
+
+    def get_kind_display(self) -> str:
+        from jobs.kinds import KINDS
+
+        found = KINDS.get(self.kind)
+        return found.label if found is not None else self.kind
 
     @property
     def is_active(self) -> bool:

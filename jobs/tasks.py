@@ -11,7 +11,8 @@ from django.conf import settings
 
 from citusadmin import request_context
 from citusadmin.broker import BrokerUnavailable, publish
-from jobs import runner
+from jobs import runner, supervisor
+from jobs import sweep as sweeper
 
 
 def _as_job() -> object:
@@ -42,7 +43,7 @@ def run_job(job_id: int) -> None:
 def supervise_job(job_id: int, lease_token: str) -> None:
     token = _as_job()
     try:
-        result = runner.supervise(job_id, lease_token)
+        result = supervisor.supervise(job_id, lease_token)
     finally:
         request_context.reset(token)  # type: ignore[arg-type]
     if result == "continue":
@@ -75,6 +76,6 @@ def compute_rebalance_plan(cluster_id: int, params: dict[str, object], key: str)
 def sweep() -> dict[str, int]:
     token = _as_job()
     try:
-        return runner.sweep()
+        return sweeper.sweep()
     finally:
         request_context.reset(token)  # type: ignore[arg-type]

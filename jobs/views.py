@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,9 +22,10 @@ from citusadmin.http import HtmxHttpRequest
 from citusadmin.pagination import keyset_page
 from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
 from clusters.models import Cluster
-from jobs import actions, heartbeat, preview, runner
+from jobs import actions, heartbeat, kinds, preview
 from jobs.forms import RebalanceForm
 from jobs.models import Job, JobLogEntry
 
@@ -33,7 +33,7 @@ PAGE_SIZE = 50
 
 
 @require_GET
-@permission_required("jobs.view_job", raise_exception=True)
+@require_perm(Perm.VIEW_JOB)
 def job_list(request: HttpRequest) -> HttpResponse:
     visible = visible_clusters(request.user)
     jobs = Job.objects.select_related("cluster").order_by("-id")
@@ -43,7 +43,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     cluster_filter = parse_int(filters["cluster"])
     if cluster_filter is not None:
         jobs = jobs.filter(cluster_id=cluster_filter)
-    if filters["kind"] in Job.Kind.values:
+    if filters["kind"] in kinds.KINDS:
         jobs = jobs.filter(kind=filters["kind"])
     if filters["state"] in Job.State.values:
         jobs = jobs.filter(state=filters["state"])
@@ -57,7 +57,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "jobs": page,
             "next_before": next_before,
             "filters": filters,
-            "kinds": Job.Kind.choices,
+            "kinds": kinds.choices(),
             "states": Job.State.choices,
             "clusters": visible.only("id", "name"),
         },
@@ -65,7 +65,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 def _job_for(request: HttpRequest, job_id: int) -> Job:
-    if not request.user.has_perm("jobs.view_job"):
+    if not request.user.has_perm(Perm.VIEW_JOB):
         raise PermissionDenied("You do not have the permission jobs.view_job.")
     job = get_object_or_404(Job.objects.select_related("cluster"), pk=job_id)
     if not may_see(request.user, job.cluster_id):
@@ -100,7 +100,7 @@ def job_progress(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("jobs.cancel_job")
+@require_perm(Perm.CANCEL_JOB)
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_for(request, job_id)
     try:
@@ -113,7 +113,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("jobs.start_rebalance")
+@require_perm(Perm.START_REBALANCE)
 def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Options, then a preview of Citus's plan (moves, bytes, balance before/after), then Start."""
     cluster = cluster_for(request, cluster_id)
@@ -167,7 +167,7 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
             return render(request, "jobs/rebalance.html", context)
         context.update(_plan_context(cluster, nodes, result))
         return render(request, "jobs/rebalance.html", context)
-    kind = Job.Kind.REBALANCE_TABLE if one_table else Job.Kind.REBALANCE
+    kind = kinds.KINDS["rebalance_table" if one_table else "rebalance"]
     try:
         job = actions.do_start_job(request.user, cluster, kind, params, target=params.get("relation") or cluster.name)
     except actions.JobAlreadyRunning as exc:
@@ -193,7 +193,7 @@ def _plan_context(cluster: Cluster, nodes: list[citus_nodes.Node], result: previ
                 per_table = rebalance.table_placements(sess, params["relation"])
         except CitusError as exc:
             return {"plan_error": exc}
-    statement = runner.rebalance_statement(params)
+    statement = kinds.KINDS["rebalance_table" if one_table else "rebalance"].statement(params)
     reference_copies = [n for n in nodes if n.isactive and n.missing_reference_placements] if not one_table else []
     return {
         "moves": moves,
@@ -207,7 +207,7 @@ def _plan_context(cluster: Cluster, nodes: list[citus_nodes.Node], result: previ
 
 
 @require_GET
-@require_perm("jobs.start_rebalance")
+@require_perm(Perm.START_REBALANCE)
 def rebalance_plan(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     """The polled preview: the plan once a worker has computed it (then polling stops), else "computing"."""
     cluster = cluster_for(request, cluster_id)
@@ -264,14 +264,14 @@ def _balance(
     return list(rows.values())
 
 
+def _removing(request: HttpRequest) -> bool:
+    return request.GET.get("remove") == "1" or request.POST.get("remove") == "1"
+
+
 @require_http_methods(["GET", "POST"])
+@require_perm(lambda request, **_: _drain_kind(_removing(request)).perm)
 def drain_node(request: HttpRequest, cluster_id: int, nodeid: int) -> HttpResponse:
-    remove = request.GET.get("remove") == "1" or request.POST.get("remove") == "1"
-    perm = "nodes.remove_node" if remove else "jobs.drain_node"
-    return require_perm(perm)(_drain_view)(request, cluster_id=cluster_id, nodeid=nodeid, remove=remove)
-
-
-def _drain_view(request: HttpRequest, cluster_id: int, nodeid: int, remove: bool) -> HttpResponse:
+    remove = _removing(request)
     cluster = cluster_for(request, cluster_id)
     context: dict[str, Any] = {"cluster": cluster, "remove": remove}
     try:
@@ -284,17 +284,19 @@ def _drain_view(request: HttpRequest, cluster_id: int, nodeid: int, remove: bool
     if node is None:
         messages.error(request, f"There is no node {nodeid} (any more).")
         return redirect("nodes:list", cluster_id=cluster.pk)
-    others = [n.address for n in nodes if n.nodeid != nodeid and not n.shouldhaveshards and n.data_placements]
+    others = kinds.drain.other_marked_nodes(nodes, nodeid)
     targets = [n.address for n in nodes if n.nodeid != nodeid and n.shouldhaveshards and n.isactive]
-    context.update(node=node, others=others, targets=targets, steps=_drain_steps(node, remove))
+    transfer_mode = request.POST.get("transfer_mode") or None
+    params = kinds.drain.DrainParams(nodeid=node.nodeid, transfer_mode=transfer_mode)
+    context.update(node=node, others=others, targets=targets, steps=_drain_kind(remove).steps(node, params))
     if request.method == "POST" and request.POST.get("confirm") == "yes" and not others and targets:
-        kind = Job.Kind.DRAIN_AND_REMOVE if remove else Job.Kind.DRAIN_NODE
+        kind = _drain_kind(remove)
         try:
             job = actions.do_start_job(
                 request.user,
                 cluster,
                 kind,
-                {"nodeid": node.nodeid, "transfer_mode": request.POST.get("transfer_mode") or None},
+                params,
                 target=node.address,
             )
         except actions.JobAlreadyRunning as exc:
@@ -307,11 +309,5 @@ def _drain_view(request: HttpRequest, cluster_id: int, nodeid: int, remove: bool
     return render(request, "jobs/drain.html", context)
 
 
-def _drain_steps(node: citus_nodes.Node, remove: bool) -> list[str]:
-    steps = []
-    if node.shouldhaveshards:
-        steps.append(citus_nodes.render(citus_nodes.set_should_have_shards_sql(node.nodename, node.nodeport, False)))
-    steps.append(rebalance.start_sql(drain_only=True).as_string())
-    if remove:
-        steps.append(rebalance.remove_node_sql(node.nodename, node.nodeport).as_string())
-    return steps
+def _drain_kind(remove: bool) -> kinds.drain.DrainNode:
+    return kinds.drain.DrainAndRemove() if remove else kinds.drain.DrainNode()

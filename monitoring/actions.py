@@ -7,6 +7,7 @@ from typing import Any
 from audit.actions import audited
 from citusadmin.citus import monitoring
 from citusadmin.citus.connection import session
+from citusadmin.perms import Perm
 from clusters.models import Cluster
 from monitoring.models import Collection
 
@@ -19,7 +20,7 @@ def do_refresh_now(actor: Any, cluster: Cluster) -> bool:
     with audited(
         actor,
         "monitoring.collect_now",
-        perm="monitoring.collect_now",
+        perm=Perm.COLLECT_NOW,
         cluster=cluster,
         target=cluster.name,
         atomic=False,
@@ -39,7 +40,7 @@ def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminat
     with audited(
         actor,
         f"monitoring.{verb}",
-        perm=f"monitoring.{verb}",
+        perm=Perm.TERMINATE_SESSION if terminate else Perm.CANCEL_SESSION,
         cluster=cluster,
         target=f"global pid {global_pid}",
         parameters={"global_pid": global_pid},
@@ -73,7 +74,7 @@ def do_reset_stats(actor: Any, cluster: Cluster, *, tenants: bool) -> None:
         audited(
             actor,
             "monitoring.reset_tenant_stats" if tenants else "monitoring.reset_query_stats",
-            perm="monitoring.reset_stats",
+            perm=Perm.RESET_STATS,
             cluster=cluster,
             target=cluster.name,
             atomic=False,

@@ -27,6 +27,7 @@ from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
 from citusadmin.params import int_param
 from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from jobs import heartbeat
@@ -103,13 +104,13 @@ def _missing(sess: Session, missing: list[int]) -> list[str]:
 
 
 @require_GET
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def index(request: HttpRequest, cluster_id: int) -> HttpResponse:
     return redirect("monitoring:health", cluster_id=cluster_id)
 
 
 @require_GET
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def queries(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     order = request.GET.get("order", "calls")
     order = order if order in ("calls", "time") else "calls"
@@ -123,7 +124,7 @@ def queries(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_GET
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def activity(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     include_idle = request.GET.get("idle") == "1"
     fragments = request.GET.get("fragments") == "1"
@@ -145,7 +146,7 @@ def activity(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_GET
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def locks(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
         if not prereq.has("citus_lock_waits"):
@@ -158,7 +159,7 @@ def locks(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_GET
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def tenants(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
         if prereq.tenants_missing:
@@ -171,7 +172,7 @@ def tenants(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_GET
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
         nodes = citus_nodes.list_nodes(sess)
@@ -203,7 +204,7 @@ def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_GET
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def history(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Only the console's own database: the collector's snapshots over the chosen range."""
     cluster = cluster_for(request, cluster_id)
@@ -222,15 +223,15 @@ def history(request: HttpRequest, cluster_id: int) -> HttpResponse:
     return render(request, "monitoring/history.html", context)
 
 
+def _terminating(request: HttpRequest) -> bool:
+    return request.POST.get("action") == "terminate"
+
+
 @require_POST
+@require_perm(lambda request, **_: Perm.TERMINATE_SESSION if _terminating(request) else Perm.CANCEL_SESSION)
 def signal(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Cancel (Operator) or terminate (Operator) one backend by its global pid."""
-    terminate = request.POST.get("action") == "terminate"
-    perm = "monitoring.terminate_session" if terminate else "monitoring.cancel_session"
-    return require_perm(perm)(_signal)(request, cluster_id=cluster_id, terminate=terminate)
-
-
-def _signal(request: HttpRequest, cluster_id: int, terminate: bool) -> HttpResponse:
+    terminate = _terminating(request)
     cluster = cluster_for(request, cluster_id)
     gpid = int_param(request.POST, "global_pid", minimum=1)
     if gpid is None:
@@ -251,7 +252,7 @@ def _signal(request: HttpRequest, cluster_id: int, terminate: bool) -> HttpRespo
 
 
 @require_POST
-@require_perm("monitoring.reset_stats")
+@require_perm(Perm.RESET_STATS)
 def reset(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     tenants_too = request.POST.get("what") == "tenants"

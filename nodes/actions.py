@@ -12,6 +12,7 @@ from citusadmin.citus import cleanup, errors
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import session
 from citusadmin.citus.nodes import Node
+from citusadmin.perms import Perm
 from clusters.models import Cluster
 
 
@@ -43,7 +44,7 @@ def do_add_node(
     with audited(
         actor,
         "nodes.add_node",
-        perm="nodes.add_node",
+        perm=Perm.ADD_NODE,
         cluster=cluster,
         target=f"{host}:{port}",
         parameters=params,
@@ -67,7 +68,7 @@ def _node_operation(
     nodeid: int,
     *,
     action: str,
-    perm: str,
+    perm: Perm,
     build: Any,
     parameters: dict[str, Any],
     check: Any = None,
@@ -92,7 +93,7 @@ def do_activate_node(actor: Any, cluster: Cluster, nodeid: int) -> Node:
         cluster,
         nodeid,
         action="nodes.activate_node",
-        perm="nodes.activate_node",
+        perm=Perm.ACTIVATE_NODE,
         build=lambda n: citus_nodes.activate_node_sql(n.nodename, n.nodeport),
         parameters={},
     )
@@ -104,7 +105,7 @@ def do_disable_node(actor: Any, cluster: Cluster, nodeid: int) -> Node:
         cluster,
         nodeid,
         action="nodes.disable_node",
-        perm="nodes.disable_node",
+        perm=Perm.DISABLE_NODE,
         build=lambda n: citus_nodes.disable_node_sql(n.nodename, n.nodeport),
         parameters={},
     )
@@ -116,7 +117,7 @@ def do_set_should_have_shards(actor: Any, cluster: Cluster, nodeid: int, value: 
         cluster,
         nodeid,
         action="nodes.set_should_have_shards",
-        perm="nodes.set_should_have_shards",
+        perm=Perm.SET_SHOULD_HAVE_SHARDS,
         build=lambda n: citus_nodes.set_should_have_shards_sql(n.nodename, n.nodeport, value),
         parameters={"shouldhaveshards": value},
     )
@@ -128,7 +129,7 @@ def do_update_node(actor: Any, cluster: Cluster, nodeid: int, new_host: str, new
         cluster,
         nodeid,
         action="nodes.update_node",
-        perm="nodes.update_node",
+        perm=Perm.UPDATE_NODE,
         build=lambda n: citus_nodes.update_node_sql(n.nodeid, new_host, new_port),
         parameters={"new_host": new_host, "new_port": new_port},
     )
@@ -139,7 +140,7 @@ def do_set_coordinator_host(actor: Any, cluster: Cluster, host: str, port: int) 
         audited(
             actor,
             "nodes.set_coordinator_host",
-            perm="nodes.set_coordinator_host",
+            perm=Perm.SET_COORDINATOR_HOST,
             cluster=cluster,
             target=f"{host}:{port}",
             parameters={"host": host, "port": port},
@@ -177,7 +178,7 @@ def do_remove_node(actor: Any, cluster: Cluster, nodeid: int, *, force: bool = F
         cluster,
         nodeid,
         action="nodes.remove_node",
-        perm="nodes.remove_node",
+        perm=Perm.REMOVE_NODE,
         build=lambda n: citus_nodes.remove_node_sql(n.nodename, n.nodeport),
         parameters={"force": force},
         check=check,
@@ -192,7 +193,7 @@ def do_run_cleanup(actor: Any, cluster: Cluster) -> int:
     """CALL citus_cleanup_orphaned_resources(): Citus drops what it can reach now. Returns the records left."""
     with (
         audited(
-            actor, "nodes.run_cleanup", perm="nodes.remove_node", cluster=cluster, target=cluster.name, atomic=False
+            actor, "nodes.run_cleanup", perm=Perm.REMOVE_NODE, cluster=cluster, target=cluster.name, atomic=False
         ) as entry,
         session(cluster.target()) as sess,
     ):
@@ -210,7 +211,7 @@ def do_forget_orphaned_cleanup(actor: Any, cluster: Cluster, record_ids: list[in
         audited(
             actor,
             "nodes.forget_cleanup_records",
-            perm="nodes.remove_node",
+            perm=Perm.REMOVE_NODE,
             cluster=cluster,
             target=cluster.name,
             parameters={"record_ids": sorted(record_ids)},

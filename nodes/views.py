@@ -25,6 +25,7 @@ from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
 from citusadmin.params import choice_param, int_list, safe_next
 from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from monitoring import collector, reach
@@ -86,7 +87,7 @@ def node_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("monitoring.collect_now")
+@require_perm(Perm.COLLECT_NOW)
 def refresh_now(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     try:
@@ -106,7 +107,7 @@ def _fail(request: HttpRequest, exc: CitusError, what: str) -> None:
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("nodes.add_node")
+@require_perm(Perm.ADD_NODE)
 def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """GET: the form. POST: validate and preview. POST with confirm: add the node."""
     cluster = cluster_for(request, cluster_id)
@@ -161,7 +162,7 @@ def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 OPERATIONS: dict[str, dict[str, Any]] = {
     "activate": {
-        "perm": "nodes.activate_node",
+        "perm": Perm.ACTIVATE_NODE,
         "title": "Activate node",
         "button": "Activate",
         "explain": "Marks the node active and syncs metadata to it; queries are routed to it again.",
@@ -169,7 +170,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "run": lambda u, c, n, f: actions.do_activate_node(u, c, n.nodeid),
     },
     "disable": {
-        "perm": "nodes.disable_node",
+        "perm": Perm.DISABLE_NODE,
         "title": "Disable node",
         "button": "Disable",
         "danger": True,
@@ -179,7 +180,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "run": lambda u, c, n, f: actions.do_disable_node(u, c, n.nodeid),
     },
     "should-have-shards": {
-        "perm": "nodes.set_should_have_shards",
+        "perm": Perm.SET_SHOULD_HAVE_SHARDS,
         "title": "Set should-have-shards",
         "button": "Apply",
         "form": ShouldHaveShardsForm,
@@ -189,7 +190,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "run": lambda u, c, n, f: actions.do_set_should_have_shards(u, c, n.nodeid, f["value"]),
     },
     "update": {
-        "perm": "nodes.update_node",
+        "perm": Perm.UPDATE_NODE,
         "title": "Move node to another host or port",
         "button": "Update",
         "danger": True,
@@ -200,7 +201,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "run": lambda u, c, n, f: actions.do_update_node(u, c, n.nodeid, f["host"], f["port"]),
     },
     "remove": {
-        "perm": "nodes.remove_node",
+        "perm": Perm.REMOVE_NODE,
         "title": "Remove node",
         "button": "Remove",
         "danger": True,
@@ -229,14 +230,8 @@ def done_message(op: str, node: citus_nodes.Node, fields: dict[str, Any]) -> str
 
 
 @require_http_methods(["GET", "POST"])
+@require_perm(lambda request, op, **_: OPERATIONS[op]["perm"])  # the URL pattern admits only these operations
 def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
-    spec = OPERATIONS[op]  # the URL pattern admits only these operations
-    return require_perm(spec["perm"])(_node_operation_view)(
-        request, cluster_id=int(cluster_id), nodeid=int(nodeid), op=op
-    )
-
-
-def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
     spec = OPERATIONS[op]
     cluster = cluster_for(request, cluster_id)
     context = _topology(cluster)
@@ -286,7 +281,7 @@ def _node_operation_view(request: HttpRequest, cluster_id: int, nodeid: int, op:
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("nodes.set_coordinator_host")
+@require_perm(Perm.SET_COORDINATOR_HOST)
 def coordinator_host(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     form = HostPortForm(request.POST or None, prefix="coord")
@@ -306,7 +301,7 @@ def coordinator_host(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("monitoring.view_monitoring")
+@require_perm(Perm.VIEW_MONITORING)
 def cleanup_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """pg_dist_cleanup in names: what Citus still has to drop, where, and which records belong to a node
     group that no longer exists. POST ``op=run`` calls Citus's cleanup; ``op=forget`` previews, then
@@ -315,7 +310,7 @@ def cleanup_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     op = ""
     if request.method == "POST":  # every change here is topology: Admins only, refusals audited
         op = choice_param(request.POST, "op", ("run", "forget"), "forget")
-        ensure_permission(request.user, "nodes.remove_node", action=f"nodes.cleanup_{op}", cluster=cluster)
+        ensure_permission(request.user, Perm.REMOVE_NODE, action=f"nodes.cleanup_{op}", cluster=cluster)
     if op == "run":
         try:
             left = actions.do_run_cleanup(request.user, cluster)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.actions import audited, ensure_permission, record
 from audit.models import AuditEntry
 from citusadmin.citus import errors
+from citusadmin.perms import Perm
 from clusters.models import Cluster
 from jobs.actions import do_start_job
 from selfservice import notify, plans
@@ -32,7 +33,7 @@ def do_submit(
     with audited(
         actor,
         "selfservice.request",
-        perm="selfservice.request_change",
+        perm=Perm.REQUEST_CHANGE,
         cluster=cluster,
         target=plan.target,
         parameters={"kind": kind, **params, "checks_pass": plan.ok},
@@ -71,7 +72,7 @@ def do_recheck(actor: Any, change: ChangeRequest) -> plans.Plan:
 
 
 def _four_eyes(actor: Any, change: ChangeRequest, action: str) -> None:
-    ensure_permission(actor, "selfservice.decide_change", action=action, cluster=change.cluster, target=change.target)
+    ensure_permission(actor, Perm.DECIDE_CHANGE, action=action, cluster=change.cluster, target=change.target)
     if change.requested_by_id == actor.pk:
         record(
             actor,
@@ -90,7 +91,7 @@ def do_approve(actor: Any, change: ChangeRequest, comment: str) -> ChangeRequest
     with audited(
         actor,
         "selfservice.approve",
-        perm="selfservice.decide_change",
+        perm=Perm.DECIDE_CHANGE,
         cluster=change.cluster,
         target=change.target,
         parameters={"request": change.pk, "requested_by": change.requested_by_name, "comment": comment},
@@ -147,7 +148,7 @@ def do_reject(actor: Any, change: ChangeRequest, comment: str) -> ChangeRequest:
     with audited(
         actor,
         "selfservice.reject",
-        perm="selfservice.decide_change",
+        perm=Perm.DECIDE_CHANGE,
         cluster=change.cluster,
         target=change.target,
         parameters={"request": change.pk, "requested_by": change.requested_by_name, "comment": comment},
@@ -187,7 +188,7 @@ def do_withdraw(actor: Any, change: ChangeRequest) -> None:
     with audited(
         actor,
         "selfservice.withdraw",
-        perm="selfservice.request_change",
+        perm=Perm.REQUEST_CHANGE,
         cluster=change.cluster,
         target=change.target,
         parameters={"request": change.pk},

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from citusadmin.perms import Perm
 from selfservice.models import Notification
 
 
@@ -15,7 +16,7 @@ def inbox(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    if not (user.has_perm("selfservice.request_change") or user.has_perm("selfservice.decide_change")):
+    if not (user.has_perm(Perm.REQUEST_CHANGE) or user.has_perm(Perm.DECIDE_CHANGE)):
         return {}
     return {
         "unread_notifications": SimpleLazyObject(

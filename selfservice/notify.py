@@ -48,3 +48,9 @@ def job_finished(job: Any) -> None:
     if job.error:
         text += f" {job.error[:200]}"
     notify([request.requested_by, request.decided_by], text, f"/requests/{request.pk}/")
+
+
+def on_job_finished(sender: Any, job: Any, **kwargs: Any) -> None:
+    """``jobs.signals.job_finished``: only the jobs of approved requests concern self-service."""
+    if job.approved_by_id is not None:
+        job_finished(job)

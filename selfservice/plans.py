@@ -15,6 +15,7 @@ from citusadmin.citus import rebalance
 from citusadmin.citus import tables as citus_tables
 from citusadmin.citus.connection import session
 from clusters.models import Cluster
+from jobs import kinds
 from jobs.models import Job
 from selfservice.models import ChangeRequest
 from tables.checks import check_distribute
@@ -66,35 +67,26 @@ def plan(cluster: Cluster, kind: str, params: dict[str, Any]) -> Plan:
             f"{shards} shards: about {total_rows // shards:,} rows and {filesizeformat(info.local_bytes // shards)} "
             "per shard today."
         )
-        job_params = {
-            "relation": qualified,
-            "column": params["column"],
-            "shard_count": params.get("shard_count"),
-            "colocate_with": colocate_with,
-            "concurrently": False,
-        }
-        statement = citus_tables.distribute_sql(
-            qualified,
-            params["column"],
-            shard_count=params.get("shard_count"),
-            colocate_with=colocate_with,
-            concurrently=False,
+        distribute = kinds.kind("distribute_concurrently")
+        job_params = distribute.Params.load(
+            {
+                "relation": qualified,
+                "column": params["column"],
+                "shard_count": params.get("shard_count"),
+                "colocate_with": colocate_with,
+                "concurrently": False,
+            }
         )
         return Plan(
             qualified,
-            statement.as_string(),
-            Job.Kind.DISTRIBUTE_CONCURRENTLY,
-            job_params,
+            distribute.statement(job_params).as_string(),
+            distribute.name,
+            job_params.dump(),
             list(checks.problems),
             [w for w in checks.warnings if "runs as a job" not in w],
         )
     if kind == Kind.REFERENCE:
-        result = Plan(
-            qualified,
-            citus_tables.reference_sql(qualified).as_string(),
-            Job.Kind.MAKE_REFERENCE,
-            {"relation": qualified},
-        )
+        result = _plan_job(qualified, "make_reference", {"relation": qualified})
         if info.kind not in ("local", "citus_local"):
             result.problems.append(f"{qualified} is already a {info.kind.replace('_', ' ')} table.")
         for fk in info.constraints:
@@ -117,9 +109,11 @@ def plan(cluster: Cluster, kind: str, params: dict[str, Any]) -> Plan:
     if kind == Kind.SHARD_COUNT:
         count = int(params["shard_count"])
         cascade = bool(params.get("cascade_to_colocated", True))
-        job_params = {"relation": qualified, "shard_count": count, "cascade_to_colocated": cascade}
-        statement = rebalance.alter_table_sql(qualified, shard_count=count, cascade_to_colocated=cascade)
-        result = Plan(qualified, statement.as_string(), Job.Kind.CHANGE_SHARD_COUNT, job_params)
+        result = _plan_job(
+            qualified,
+            "change_shard_count",
+            {"relation": qualified, "shard_count": count, "cascade_to_colocated": cascade},
+        )
         if info.kind != "distributed":
             result.problems.append(
                 f"{qualified} is a {info.kind.replace('_', ' ')} table: "
@@ -138,22 +132,22 @@ def plan(cluster: Cluster, kind: str, params: dict[str, Any]) -> Plan:
         )
         return result
     if kind == Kind.ANALYZE:
-        statement = rebalance.maintenance_sql("ANALYZE", info.schema, info.name)
-        return Plan(
-            qualified,
-            statement.as_string(),
-            Job.Kind.ANALYZE,
-            {"command": "ANALYZE", "schema": info.schema, "table": info.name},
-        )
+        return _plan_job(qualified, "analyze", {"schema": info.schema, "table": info.name, "relation": qualified})
     raise ValueError(kind)
 
 
+def _plan_job(target: str, name: str, raw: dict[str, Any]) -> Plan:
+    """The job the request becomes, with the statement that job's kind will send."""
+    kind = kinds.kind(name)
+    params = kind.Params.load(raw)
+    return Plan(target, kind.statement(params).as_string(), kind.name, params.dump())
+
+
 def _plan_rebalance(cluster: Cluster) -> Plan:
-    job_params: dict[str, Any] = {"strategy": None, "transfer_mode": None, "drain_only": False}
-    statement = rebalance.start_sql(strategy=None, drain_only=False, transfer_mode=None)
     with session(cluster.target()) as sess:
         moves = rebalance.plan(sess)
-    result = Plan(cluster.name, statement.as_string(), Job.Kind.REBALANCE, job_params, moves=len(moves))
+    result = _plan_job(cluster.name, "rebalance", {})
+    result.moves = len(moves)
     if not moves:
         result.problems.append("The cluster is balanced: Citus's plan has no shard moves.")
     else:

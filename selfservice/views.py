@@ -17,6 +17,7 @@ from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
 from citusadmin.pagination import keyset_page
 from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 from clusters.lookup import cluster_for, sees_all_clusters, visible_clusters
 from selfservice import actions, plans
 from selfservice.forms import DecisionForm, RequestForm, split_qualified
@@ -26,7 +27,7 @@ PAGE_SIZE = 50
 
 
 def _may_see_requests(user: Any) -> bool:
-    return bool(user.has_perm("selfservice.request_change") or user.has_perm("selfservice.decide_change"))
+    return bool(user.has_perm(Perm.REQUEST_CHANGE) or user.has_perm(Perm.DECIDE_CHANGE))
 
 
 @require_GET
@@ -36,7 +37,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     if not _may_see_requests(user):
         raise PermissionDenied("You do not have the permission selfservice.request_change.")
     changes = ChangeRequest.objects.select_related("cluster", "job")
-    if not user.has_perm("selfservice.decide_change"):
+    if not user.has_perm(Perm.DECIDE_CHANGE):
         changes = changes.filter(requested_by_id=user.pk)
     if not sees_all_clusters(user):
         changes = changes.filter(cluster__in=visible_clusters(user))
@@ -56,13 +57,13 @@ def _change_for(request: HttpRequest, request_id: int) -> ChangeRequest:
         raise PermissionDenied("You do not have the permission selfservice.request_change.")
     change = get_object_or_404(ChangeRequest.objects.select_related("cluster", "job"), pk=request_id)
     cluster_for(request, change.cluster_id)  # 404 on a cluster this user was not given
-    if change.requested_by_id != request.user.pk and not request.user.has_perm("selfservice.decide_change"):
+    if change.requested_by_id != request.user.pk and not request.user.has_perm(Perm.DECIDE_CHANGE):
         raise Http404("no such request")
     return change
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("selfservice.request_change")
+@require_perm(Perm.REQUEST_CHANGE)
 def request_new(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Form, then the pre-check's verdict and the exact SQL, then Submit (saved even if it fails)."""
     cluster = cluster_for(request, cluster_id)
@@ -114,7 +115,7 @@ def _columns(cluster: Any, request: HttpRequest) -> list[tuple[str, str]]:
 def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
     change = _change_for(request, request_id)
     may_decide = (
-        request.user.has_perm("selfservice.decide_change")
+        request.user.has_perm(Perm.DECIDE_CHANGE)
         and change.requested_by_id != request.user.pk
         and change.state == ChangeRequest.State.PENDING
     )
@@ -150,7 +151,7 @@ def _text(exc: CitusError | BrokerUnavailable) -> str:
 
 
 @require_POST
-@require_perm("selfservice.decide_change")
+@require_perm(Perm.DECIDE_CHANGE)
 def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     change = _change_for(request, request_id)
     form = DecisionForm(request.POST)
@@ -172,7 +173,7 @@ def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("selfservice.request_change")
+@require_perm(Perm.REQUEST_CHANGE)
 def request_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
     change = _change_for(request, request_id)
     try:

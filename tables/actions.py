@@ -8,6 +8,7 @@ from psycopg import sql
 
 from audit.actions import audited
 from citusadmin.citus.connection import session
+from citusadmin.perms import Perm
 from clusters.models import Cluster
 
 
@@ -15,7 +16,7 @@ def _run(
     actor: Any,
     cluster: Cluster,
     action: str,
-    perm: str,
+    perm: Perm,
     target: str,
     statement: sql.Composed,
     parameters: dict[str, Any],
@@ -37,11 +38,11 @@ def _run(
 def do_distribute(
     actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
 ) -> list[str]:
-    return _run(actor, cluster, "tables.distribute_table", "tables.distribute_table", qualified, statement, parameters)
+    return _run(actor, cluster, "tables.distribute_table", Perm.DISTRIBUTE_TABLE, qualified, statement, parameters)
 
 
 def do_make_reference(actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed) -> list[str]:
-    return _run(actor, cluster, "tables.make_reference_table", "tables.make_reference_table", qualified, statement, {})
+    return _run(actor, cluster, "tables.make_reference_table", Perm.MAKE_REFERENCE_TABLE, qualified, statement, {})
 
 
 def do_undistribute(actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, cascade: bool) -> list[str]:
@@ -49,7 +50,7 @@ def do_undistribute(actor: Any, cluster: Cluster, qualified: str, statement: sql
         actor,
         cluster,
         "tables.undistribute_table",
-        "tables.undistribute_table",
+        Perm.UNDISTRIBUTE_TABLE,
         qualified,
         statement,
         {"cascade_via_foreign_keys": cascade},
@@ -63,7 +64,7 @@ def do_add_to_metadata(
         actor,
         cluster,
         "tables.add_table_to_metadata",
-        "tables.add_table_to_metadata",
+        Perm.ADD_TABLE_TO_METADATA,
         qualified,
         statement,
         {"cascade_via_foreign_keys": cascade},
@@ -77,7 +78,7 @@ def do_distribute_schema(
         actor,
         cluster,
         "tables.undistribute_schema" if undistribute else "tables.distribute_schema",
-        "tables.distribute_schema",
+        Perm.DISTRIBUTE_SCHEMA,
         schema,
         statement,
         {"undistribute": undistribute},
@@ -91,7 +92,7 @@ def do_grant(
         actor,
         cluster,
         "tables.grant_privileges",
-        "tables.grant_privileges",
+        Perm.GRANT_PRIVILEGES,
         qualified,
         statement,
         parameters,

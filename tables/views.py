@@ -13,17 +13,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from psycopg import sql
 
 from citusadmin.broker import BrokerUnavailable
-from citusadmin.citus import capabilities, rebalance
+from citusadmin.citus import capabilities
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus import tables as citus_tables
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
 from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
+from citusadmin.perms import Perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
+from jobs import kinds
 from jobs.actions import JobAlreadyRunning, do_start_job
-from jobs.models import Job
 from monitoring import collector
 from monitoring.models import ColocationNodeSnapshot, ShardSize, TableSnapshot
 from tables import actions
@@ -127,7 +128,7 @@ def table_detail(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespo
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm("tables.distribute_table")
+@require_perm(Perm.DISTRIBUTE_TABLE)
 def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpResponse:
     """Form (only sensible choices), then checks and the exact SQL, then confirm."""
     cluster = cluster_for(request, cluster_id)
@@ -186,7 +187,7 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
             job = do_start_job(
                 request.user,
                 cluster,
-                Job.Kind.DISTRIBUTE_CONCURRENTLY,
+                kinds.KINDS["distribute_concurrently"],
                 {**parameters, "concurrently": concurrently},
                 target=info.display,
             )
@@ -262,7 +263,7 @@ def schema_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_perm("tables.distribute_schema")
+@require_perm(Perm.DISTRIBUTE_SCHEMA)
 def schema_change(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Preview, then (confirm=yes) distribute or undistribute one schema."""
     cluster = cluster_for(request, cluster_id)
@@ -303,26 +304,26 @@ def _to_table(cluster: Cluster, info: citus_tables.TableInfo) -> HttpResponse:
 
 OPERATIONS: dict[str, dict[str, Any]] = {
     "reference": {
-        "perm": "tables.make_reference_table",
+        "perm": Perm.MAKE_REFERENCE_TABLE,
         "title": "Make a reference table",
         "explain": "Copies the table to every node (a full copy each); writes go to all copies. For "
         "small lookup tables joined with distributed ones.",
     },
     "undistribute": {
-        "perm": "tables.undistribute_table",
+        "perm": Perm.UNDISTRIBUTE_TABLE,
         "title": "Undistribute",
         "danger": True,
         "explain": "Copies the data back into a plain table on the coordinator and drops the shards. "
         "Blocks writes while it copies.",
     },
     "add-to-metadata": {
-        "perm": "tables.add_table_to_metadata",
+        "perm": Perm.ADD_TABLE_TO_METADATA,
         "title": "Add to Citus metadata",
         "explain": "Makes it a Citus-local table: it stays on the coordinator but can take part in "
         "foreign keys with reference tables and be queried from workers.",
     },
     "alter": {
-        "perm": "jobs.alter_table",
+        "perm": Perm.ALTER_TABLE,
         "title": "Change shard count, co-location or column",
         "danger": True,
         "explain": "alter_distributed_table rewrites the table into new shards (a job). Writes are blocked "
@@ -330,22 +331,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "form": AlterForm,
     },
     "vacuum": {
-        "perm": "jobs.start_maintenance",
+        "perm": Perm.START_MAINTENANCE,
         "title": "VACUUM",
         "explain": "VACUUM runs on every shard (outside a transaction block), as a job.",
     },
     "vacuum-analyze": {
-        "perm": "jobs.start_maintenance",
+        "perm": Perm.START_MAINTENANCE,
         "title": "VACUUM ANALYZE",
         "explain": "VACUUM and refresh planner statistics on every shard, as a job.",
     },
     "analyze": {
-        "perm": "jobs.start_maintenance",
+        "perm": Perm.START_MAINTENANCE,
         "title": "ANALYZE",
         "explain": "Refreshes planner statistics on every shard, as a job.",
     },
     "grant": {
-        "perm": "tables.grant_privileges",
+        "perm": Perm.GRANT_PRIVILEGES,
         "title": "Grant or revoke a privilege",
         "explain": "Citus propagates GRANT and REVOKE on a distributed table to every shard.",
         "form": GrantForm,
@@ -373,10 +374,33 @@ def _action_label(op: str, fields: dict[str, Any]) -> str:
     return str(OPERATIONS[op]["title"])
 
 
+# Operations that run as jobs: the job kind, and its parameters beyond the table's name.
+JOB_OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "alter": ("change_shard_count", {}),
+    "vacuum": ("vacuum", {"command": "VACUUM"}),
+    "vacuum-analyze": ("vacuum", {"command": "VACUUM ANALYZE"}),
+    "analyze": ("analyze", {}),
+}
+
+
+def _job_for(op: str, info: citus_tables.TableInfo, fields: dict[str, Any]) -> tuple[kinds.JobKind, Any]:
+    name, extra = JOB_OPERATIONS[op]
+    kind = kinds.kind(name)
+    raw: dict[str, Any] = {"schema": info.schema, "table": info.name, "relation": info.qualified, **extra}
+    if op == "alter":
+        raw.update(
+            {
+                k: fields.get(k) or None
+                for k in ("shard_count", "colocate_with", "distribution_column", "cascade_to_colocated")
+            }
+        )
+    return kind, kind.Params.load(raw)
+
+
 @require_http_methods(["GET", "POST"])
+@require_perm(lambda request, op, **_: OPERATIONS[op]["perm"])  # the URL pattern admits only these operations
 def table_operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> HttpResponse:
-    spec = OPERATIONS[op]
-    return require_perm(spec["perm"])(_operation)(request, cluster_id=cluster_id, relid=relid, op=op)
+    return _operation(request, cluster_id, relid, op)
 
 
 def _statement(op: str, info: citus_tables.TableInfo, fields: dict[str, Any]) -> sql.Composed:
@@ -386,17 +410,9 @@ def _statement(op: str, info: citus_tables.TableInfo, fields: dict[str, Any]) ->
         return citus_tables.undistribute_sql(info.qualified, cascade=bool(fields.get("cascade")))
     if op == "add-to-metadata":
         return citus_tables.add_to_metadata_sql(info.qualified, cascade=bool(fields.get("cascade")))
-    if op == "alter":
-        return rebalance.alter_table_sql(
-            info.qualified,
-            shard_count=fields.get("shard_count"),
-            colocate_with=fields.get("colocate_with") or None,
-            distribution_column=fields.get("distribution_column") or None,
-            cascade_to_colocated=fields.get("cascade_to_colocated") or None,
-        )
-    if op in ("vacuum", "vacuum-analyze", "analyze"):
-        command = {"vacuum": "VACUUM", "vacuum-analyze": "VACUUM ANALYZE", "analyze": "ANALYZE"}[op]
-        return rebalance.maintenance_sql(command, info.schema, info.name)
+    if op in JOB_OPERATIONS:
+        kind, params = _job_for(op, info, fields)
+        return kind.statement(params)
     return citus_tables.grant_sql(
         info.schema, info.name, fields["privilege"], fields["role"], revoke=bool(fields.get("revoke"))
     )
@@ -424,22 +440,8 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
         return render(request, "tables/operation.html", context)
     statement = _statement(op, info, fields)
     try:
-        if op in ("alter", "vacuum", "vacuum-analyze", "analyze"):
-            kind = (
-                Job.Kind.CHANGE_SHARD_COUNT
-                if op == "alter"
-                else (Job.Kind.ANALYZE if op == "analyze" else Job.Kind.VACUUM)
-            )
-            params: dict[str, Any] = {"schema": info.schema, "table": info.name, "relation": info.qualified}
-            if op == "alter":
-                params.update(
-                    {
-                        k: fields.get(k) or None
-                        for k in ("shard_count", "colocate_with", "distribution_column", "cascade_to_colocated")
-                    }
-                )
-            else:
-                params["command"] = {"vacuum": "VACUUM", "vacuum-analyze": "VACUUM ANALYZE", "analyze": "ANALYZE"}[op]
+        if op in JOB_OPERATIONS:
+            kind, params = _job_for(op, info, fields)
             job = do_start_job(request.user, cluster, kind, params, target=info.display)
             return redirect("jobs:detail", job_id=job.pk)
         runner = {

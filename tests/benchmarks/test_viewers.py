@@ -166,7 +166,7 @@ def test_many_viewers_big_cluster_hung_node(console_url, viewer, operator, clust
         shards = conn.execute("SELECT count(*) FROM pg_dist_shard").fetchone()[0]
     print(f"\n{TABLES} tables, {shards} shards ready in {time.monotonic() - started:.0f} s")
     collect(cluster_row)
-    job = Job.objects.create(cluster=cluster_row, kind=Job.Kind.REBALANCE, state=Job.State.SUCCEEDED, actor_name="x")
+    job = Job.objects.create(cluster=cluster_row, kind="rebalance", state=Job.State.SUCCEEDED, actor_name="x")
     client = Client()
     client.force_login(viewer)
     cookie = f"sessionid={client.cookies['sessionid'].value}"

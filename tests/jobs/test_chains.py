@@ -41,14 +41,14 @@ def test_drain_and_remove_re_add_and_rebalance_chain_leaves_nothing_behind(
     jobs: list[Job] = []
 
     def rebalance() -> None:
-        job = _run(do_start_job(admin, cluster_row, Job.Kind.REBALANCE, dict(mode)), job_worker)
+        job = _run(do_start_job(admin, cluster_row, "rebalance", dict(mode)), job_worker)
         jobs.append(job)
         assert job.state == "succeeded", (job.error, job_worker.logs())
         assert placements_on(citus, spare.port) > 0
 
     def drain_and_remove() -> None:
         nodeid = _nodeid(citus, spare.port)
-        job = do_start_job(admin, cluster_row, Job.Kind.DRAIN_AND_REMOVE, {"nodeid": nodeid, **mode})
+        job = do_start_job(admin, cluster_row, "drain_and_remove", {"nodeid": nodeid, **mode})
         job = _run(job, job_worker)
         jobs.append(job)
         assert job.state == "succeeded", (job.error, job_worker.logs())

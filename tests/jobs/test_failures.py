@@ -21,7 +21,7 @@ def test_the_coordinator_restarts_during_a_rebalance(
     client, operator, cluster_row, unbalanced, job_worker, controllable
 ):
     sandbox = controllable.sandbox
-    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "force_logical"})
+    job = do_start_job(operator, cluster_row, "rebalance", {"transfer_mode": "force_logical"})
     wait_for(lambda: Job.objects.get(pk=job.pk).progress_done >= 1, 120, message=job_worker.logs())
     client.force_login(operator)
     sandbox.stop_node(sandbox.coordinator, mode="fast")
@@ -41,16 +41,16 @@ def test_the_coordinator_restarts_during_a_rebalance(
 
 
 def runner_sweep() -> bool:
-    from jobs import runner
+    from jobs import sweep
 
-    runner.sweep()  # what beat does every few seconds
+    sweep.sweep()  # what beat does every few seconds
     return False
 
 
 def test_a_worker_node_stops_during_a_rebalance(client, operator, cluster_row, unbalanced, job_worker, controllable):
     sandbox = controllable.sandbox
     spare = unbalanced["spare"]
-    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "force_logical"})
+    job = do_start_job(operator, cluster_row, "rebalance", {"transfer_mode": "force_logical"})
     wait_for(lambda: Job.objects.get(pk=job.pk).progress_done >= 1, 120, interval=0.2, message=job_worker.logs())
     sandbox.stop_node(spare, mode="immediate")
     client.force_login(operator)

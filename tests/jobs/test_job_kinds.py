@@ -93,7 +93,7 @@ def test_one_table_rebalance_honours_max_moves_and_excluded_shards(
     job = do_start_job(
         operator,
         cluster_row,
-        Job.Kind.REBALANCE_TABLE,
+        "rebalance_table",
         {
             "relation": "jobs_t",
             "max_shard_moves": 2,
@@ -123,7 +123,7 @@ def test_cancel_a_blocking_rebalance(client, operator, cluster_row, unbalanced, 
     job = do_start_job(
         operator,
         cluster_row,
-        Job.Kind.REBALANCE_TABLE,
+        "rebalance_table",
         {"relation": "jobs_t", "transfer_mode": "force_logical", "strategy": "by_shard_count"},
         target="jobs_t",
     )
@@ -143,18 +143,16 @@ def test_change_shard_count_vacuum_analyze_and_health_check(admin, cluster_row, 
         do_start_job(
             admin,
             cluster_row,
-            Job.Kind.CHANGE_SHARD_COUNT,
+            "change_shard_count",
             {"relation": "jobs_t", "shard_count": 6, "cascade_to_colocated": True},
             target="jobs_t",
         ),
     ]
     _finish(jobs[0], job_worker)
     jobs += [
-        do_start_job(admin, cluster_row, Job.Kind.VACUUM, {"command": "VACUUM", "schema": "public", "table": "jobs_t"}),
-        do_start_job(
-            admin, cluster_row, Job.Kind.ANALYZE, {"command": "ANALYZE", "schema": "public", "table": "jobs_u"}
-        ),
-        do_start_job(admin, cluster_row, Job.Kind.HEALTH_CHECK, {}),
+        do_start_job(admin, cluster_row, "vacuum", {"command": "VACUUM", "schema": "public", "table": "jobs_t"}),
+        do_start_job(admin, cluster_row, "analyze", {"command": "ANALYZE", "schema": "public", "table": "jobs_u"}),
+        do_start_job(admin, cluster_row, "health_check", {}),
     ]
     for job in jobs:
         _finish(job, job_worker)

@@ -11,7 +11,7 @@ from django.db import connections
 
 from audit.models import AuditEntry
 from citusadmin.citus.connection import count_queries
-from jobs import runner
+from jobs import runner, sweep
 from jobs.actions import JobAlreadyRunning, do_start_job
 from jobs.models import Job
 from tests.jobs.conftest import citus_jobs_since, job_state, placements_on, wait_for
@@ -77,7 +77,7 @@ def test_ten_concurrent_starts_make_exactly_one_citus_job(operator, cluster_row,
     def start() -> None:
         barrier.wait()
         try:
-            do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "block_writes"})
+            do_start_job(operator, cluster_row, "rebalance", {"transfer_mode": "block_writes"})
             outcomes.append("started")
         except JobAlreadyRunning as exc:
             outcomes.append(exc.user_message)
@@ -121,7 +121,7 @@ def test_redis_down_when_start_is_pressed(client, operator, cluster_row, unbalan
 
 
 def test_a_killed_worker_reattaches_to_the_running_citus_job(operator, cluster_row, unbalanced, job_worker, citus):
-    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "force_logical"})
+    job = do_start_job(operator, cluster_row, "rebalance", {"transfer_mode": "force_logical"})
     wait_for(lambda: Job.objects.get(pk=job.pk).progress_done >= 1, 120, message=job_worker.logs())
     job_worker.kill()
     job.refresh_from_db()
@@ -129,7 +129,7 @@ def test_a_killed_worker_reattaches_to_the_running_citus_job(operator, cluster_r
     # The Citus job goes on without us.
     wait_for(lambda: citus_jobs_since(citus, unbalanced["floor"])[0][1] in ("running", "finished"), 30)
     job_worker.start()
-    wait_for(lambda: runner.sweep()["resumed"] or job_state(job.pk) in Job.FINAL_STATES, 30, interval=1)
+    wait_for(lambda: sweep.sweep()["resumed"] or job_state(job.pk) in Job.FINAL_STATES, 30, interval=1)
     wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 180, message=job_worker.logs())
     job.refresh_from_db()
     assert job.state == "succeeded", job.error
@@ -143,7 +143,7 @@ def test_a_killed_worker_during_blocking_work_interrupts_the_job_for_good(
     job = do_start_job(
         operator,
         cluster_row,
-        Job.Kind.REBALANCE_TABLE,
+        "rebalance_table",
         {"relation": "jobs_t", "transfer_mode": "force_logical", "strategy": "by_shard_count"},
         target="jobs_t",
     )
@@ -162,7 +162,7 @@ def test_a_killed_worker_during_blocking_work_interrupts_the_job_for_good(
     wait_for(session_gone, 10, message="the blocking session outlived its worker")
     assert time.monotonic() - started < 10
     job_worker.start()
-    wait_for(lambda: runner.sweep()["interrupted"] or job_state(job.pk) == "interrupted", 30, interval=1)
+    wait_for(lambda: sweep.sweep()["interrupted"] or job_state(job.pk) == "interrupted", 30, interval=1)
     job.refresh_from_db()
     assert job.state == "interrupted" and "will not be re-run" in job.error
     time.sleep(3)
@@ -207,7 +207,7 @@ def test_cancel_stops_the_citus_job_and_leaves_nothing_behind(
 
 
 def test_fifty_viewers_cost_the_coordinator_nothing(client, operator, viewer, cluster_row, unbalanced, job_worker):
-    job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {"transfer_mode": "force_logical"})
+    job = do_start_job(operator, cluster_row, "rebalance", {"transfer_mode": "force_logical"})
     wait_for(lambda: Job.objects.get(pk=job.pk).citus_job_id, 60, message=job_worker.logs())
     client.force_login(viewer)
     with count_queries() as web:
@@ -236,7 +236,7 @@ def test_the_permission_is_checked_again_when_the_task_starts(operator, cluster_
     old = app.conf.broker_url
     app.conf.broker_url = "memory://"  # queued but never consumed: the runner is called as the worker would
     try:
-        job = do_start_job(operator, cluster_row, Job.Kind.REBALANCE, {})
+        job = do_start_job(operator, cluster_row, "rebalance", {})
     finally:
         app.conf.broker_url = old
     operator.groups.clear()

@@ -142,7 +142,7 @@ def test_a_stalled_job_says_no_worker_runs_instead_of_a_frozen_time_left(client,
     started = timezone.now() - timedelta(seconds=30)
     job = Job.objects.create(
         cluster=cluster_row,
-        kind=Job.Kind.REBALANCE,
+        kind="rebalance",
         state=Job.State.RUNNING,
         started_at=started,
         lease_owner="gone",
@@ -200,13 +200,13 @@ def test_sweeps_that_piled_up_re_attach_a_job_once(transactional_db, cluster_row
 
     from django.db import connections
 
-    from jobs import runner
+    from jobs import sweep as sweeper
     from jobs.models import JobLogEntry
     from tests.conftest import use_broker
 
     job = Job.objects.create(
         cluster=cluster_row,
-        kind=Job.Kind.REBALANCE,
+        kind="rebalance",
         state=Job.State.RUNNING,
         started_at=timezone.now(),
         lease_owner="dead",
@@ -217,7 +217,7 @@ def test_sweeps_that_piled_up_re_attach_a_job_once(transactional_db, cluster_row
 
     def sweep() -> None:
         try:
-            results.append(runner.sweep())
+            results.append(sweeper.sweep())
         finally:
             connections.close_all()
 

@@ -1,0 +1,158 @@
+"""The code's shape, checked in seconds: no import cycles between the console's modules, every job
+kind complete, every permission declared."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("citusadmin", "accounts", "audit", "clusters", "nodes", "tables", "jobs", "monitoring", "selfservice")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _top_level_imports(path: Path, modules: set[str]) -> set[str]:
+    """Modules imported when this one is imported: top-level statements, not those inside functions
+    or under ``if TYPE_CHECKING``."""
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")
+                    anchor = anchor[: len(anchor) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in node.names)
+
+    visit(tree.body)
+    return {m for m in found if m in modules}
+
+
+def _graph() -> dict[str, set[str]]:
+    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if "migrations" not in p.parts]
+    modules = {_module_name(p): p for p in files}
+    graph = {}
+    for name, path in modules.items():
+        deps = _top_level_imports(path, set(modules))
+        deps.discard(name)
+        graph[name] = deps
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return out
+
+
+def _parents_import_children(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """A package's ``__init__`` importing its own submodules is how a registry is built, not a
+    cycle: drop those edges (``jobs.kinds`` -> ``jobs.kinds.drain``)."""
+    return {m: {d for d in deps if not d.startswith(m + ".")} for m, deps in graph.items()}
+
+
+def test_no_import_cycles_between_the_consoles_modules():
+    cycles = _cycles(_parents_import_children(_graph()))
+    assert cycles == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_would_see_one():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_every_job_kind_has_a_label_a_declared_permission_and_a_preview():
+    from citusadmin.perms import Perm, declared_permissions
+    from jobs.kinds import KINDS, Mode
+    from jobs.kinds.base import JobKind
+
+    declared = declared_permissions()
+    assert len(KINDS) >= 10
+    for name, kind in KINDS.items():
+        assert isinstance(kind, JobKind) and kind.name == name and len(name) <= 30
+        assert kind.label.strip(), name
+        assert isinstance(kind.perm, Perm) and kind.perm.value in declared, (name, kind.perm)
+        assert kind.mode in Mode
+        preview = kind.preview(kind.Params())
+        assert preview and all(isinstance(s, str) and s for s in preview), name
+        if kind.mode != Mode.LOCAL:  # what is previewed is what is sent
+            assert preview[-1] == kind.statement(kind.Params()).as_string()
+
+
+def test_every_permission_is_declared_and_every_role_uses_declared_ones():
+    from accounts.roles import ROLE_PERMISSIONS
+    from citusadmin.perms import Perm, declared_permissions
+
+    declared = declared_permissions()
+    assert {p.value for p in Perm} <= declared
+    for role, perms in ROLE_PERMISSIONS.items():
+        assert all(isinstance(p, Perm) for p in perms), role
+
+
+def test_the_system_check_names_an_undeclared_permission(monkeypatch):
+    from citusadmin import checks
+
+    monkeypatch.setattr(checks, "declared_permissions", lambda: {"jobs.view_job"})
+    errors = checks.permissions_declared(None)
+    assert errors and errors[0].id == "citusadmin.E020" and "nodes.add_node" in errors[0].msg
+
+
+@pytest.mark.parametrize("name", ["rebalance", "analyze", "drain_and_remove"])
+def test_params_of_a_stored_job_load_without_the_runners_bookkeeping(name):
+    from jobs.kinds import kind
+
+    k = kind(name)
+    stored = {**k.Params().dump(), "citus_job_id_floor": 7, "cleanup_wait_since": "x", "requested_by": "ann"}
+    assert k.Params.load(stored) == k.Params()
