@@ -6,18 +6,25 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from citusadmin import navigation
 from citusadmin.perms import Perm
 from clusters.lookup import visible_clusters
 
 
 def clusters(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.has_perm(Perm.VIEW_CLUSTER):
+    if user is None or not user.is_authenticated:
         return {}
+    if not user.has_perm(Perm.VIEW_CLUSTER):
+        return {"nav": navigation.items(request, None)}
     current_id = None
     match = getattr(request, "resolver_match", None)
     if match is not None and "cluster_id" in match.kwargs:
         current_id = match.kwargs["cluster_id"]
     elif hasattr(request, "session"):
         current_id = request.session.get("current_cluster")
-    return {"switcher_clusters": visible_clusters(user).only("id", "name"), "current_cluster_id": current_id}
+    return {
+        "switcher_clusters": visible_clusters(user).only("id", "name"),
+        "current_cluster_id": current_id,
+        "nav": navigation.items(request, current_id),
+    }

@@ -4,7 +4,7 @@ from jobs import views
 
 app_name = "cluster_jobs"
 urlpatterns = [
-    path("<id:cluster_id>/rebalance/", views.rebalance_page, name="rebalance"),
-    path("<id:cluster_id>/rebalance/plan/", views.rebalance_plan, name="rebalance_plan"),
-    path("<id:cluster_id>/nodes/<id:nodeid>/drain/", views.drain_node, name="drain"),
+    path("rebalance/", views.rebalance_page, name="rebalance"),
+    path("rebalance/plan/", views.rebalance_plan, name="rebalance_plan"),
+    path("nodes/<id:nodeid>/drain/", views.drain_node, name="drain"),
 ]

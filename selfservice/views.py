@@ -6,8 +6,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -60,6 +61,15 @@ def _change_for(request: HttpRequest, request_id: int) -> ChangeRequest:
     if change.requested_by_id != request.user.pk and not request.user.has_perm(Perm.DECIDE_CHANGE):
         raise Http404("no such request")
     return change
+
+
+@require_GET
+@require_perm(Perm.REQUEST_CHANGE)
+def request_new_moved(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """The page's address before every cluster page moved under /c/<id>/ (bookmarks keep working)."""
+    target = reverse("cluster_requests:new", kwargs={"cluster_id": cluster_id})
+    query = request.GET.urlencode()
+    return HttpResponsePermanentRedirect(target + (f"?{query}" if query else ""))
 
 
 @require_http_methods(["GET", "POST"])

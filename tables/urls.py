@@ -4,11 +4,11 @@ from tables import views
 
 app_name = "tables"
 urlpatterns = [
-    path("<id:cluster_id>/tables/", views.table_list, name="list"),
-    path("<id:cluster_id>/tables/<id:relid>/", views.table_detail, name="detail"),
-    path("<id:cluster_id>/placements/", views.placement_map, name="map"),
-    path("<id:cluster_id>/schemas/", views.schema_list, name="schemas"),
-    path("<id:cluster_id>/schemas/change/", views.schema_change, name="schema_change"),
-    path("<id:cluster_id>/tables/<id:relid>/distribute/", views.distribute, name="distribute"),
-    path("<id:cluster_id>/tables/<id:relid>/<tableop:op>/", views.table_operation, name="operation"),
+    path("tables/", views.table_list, name="list"),
+    path("tables/<id:relid>/", views.table_detail, name="detail"),
+    path("placements/", views.placement_map, name="map"),
+    path("schemas/", views.schema_list, name="schemas"),
+    path("schemas/change/", views.schema_change, name="schema_change"),
+    path("tables/<id:relid>/distribute/", views.distribute, name="distribute"),
+    path("tables/<id:relid>/<tableop:op>/", views.table_operation, name="operation"),
 ]

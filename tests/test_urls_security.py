@@ -21,7 +21,7 @@ PUBLIC = {"login", "healthz"}
 VIEWER_MAY_POST = {
     "login",
     "logout",
-    "selfservice:new",
+    "cluster_requests:new",
     "selfservice:recheck",
     "selfservice:withdraw",
     "selfservice:inbox",

@@ -29,7 +29,7 @@ def test_request_approve_and_follow_the_job(
     ClusterAccess.objects.create(user=requester, cluster=cluster_row)
     rita = browser_page
     sign_in(rita, live_server, requester)
-    rita.goto(f"{live_server.url}/requests/c/{cluster_row.pk}/new/?table={team_table}")
+    rita.goto(f"{live_server.url}/c/{cluster_row.pk}/requests/new/?table={team_table}")
     rita.select_option("#id_kind", "distribute")
     rita.fill("#id_column", "tenant_id")
     rita.fill("#id_shard_count", "4")

@@ -34,7 +34,7 @@ def test_a_requester_sees_only_clusters_given_by_name(client, requester, admin, 
     assert "team-a" in listing and "secret-b" not in listing
     assert client.get(f"/c/{hidden.pk}/tables/").status_code == 404
     assert client.get(f"/clusters/{hidden.pk}/").status_code == 404
-    assert client.get(f"/requests/c/{hidden.pk}/new/").status_code == 404
+    assert client.get(f"/c/{hidden.pk}/requests/new/").status_code == 404
     assert client.get("/audit/").status_code == 403
     # the switcher in the layout does not name it either
     assert "secret-b" not in client.get("/requests/").content.decode()
@@ -108,7 +108,7 @@ def test_a_request_against_a_coordinator_that_is_down_is_not_saved(client, reque
     ClusterAccess.objects.create(user=requester, cluster=given)
     client.force_login(requester)
     response = client.post(
-        f"/requests/c/{given.pk}/new/", {"kind": "analyze", "table": "public.t", "reason": "x", "confirm": "yes"}
+        f"/c/{given.pk}/requests/new/", {"kind": "analyze", "table": "public.t", "reason": "x", "confirm": "yes"}
     )
     assert response.status_code == 200
     assert 'class="banner banner-bad"' in response.content.decode()

@@ -27,7 +27,7 @@ def orders(citus):
 
 def _ask(client, cluster, **fields):
     data = {"reason": "our tenant queries need it", "confirm": "yes", **fields}
-    response = client.post(f"/requests/c/{cluster.pk}/new/", data)
+    response = client.post(f"/c/{cluster.pk}/requests/new/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     return ChangeRequest.objects.order_by("-id").first()
 
@@ -54,7 +54,7 @@ def test_a_failing_request_is_saved_but_approved_only_once_it_passes(
     client.force_login(requester)
 
     preview = client.post(
-        f"/requests/c/{cluster_row.pk}/new/",
+        f"/c/{cluster_row.pk}/requests/new/",
         {"kind": "distribute", "table": orders, "column": "tenant_id", "shard_count": 4, "reason": "x"},
     ).content.decode()
     assert "does not include tenant_id" in preview  # the primary key (id) lacks the column
@@ -147,11 +147,11 @@ def test_shard_count_and_rebalance_requests_show_their_sql(client, requester, cl
         conn.execute("SELECT create_distributed_table('ss_orders', 'id', shard_count => 2)")
     client.force_login(requester)
     page = client.post(
-        f"/requests/c/{cluster_row.pk}/new/",
+        f"/c/{cluster_row.pk}/requests/new/",
         {"kind": "shard_count", "table": orders, "shard_count": 8, "cascade_to_colocated": "on", "reason": "x"},
     ).content.decode()
     assert "alter_distributed_table" in page and "&quot;shard_count&quot; =&gt; 8" in page and 'id="check-ok"' in page
-    page = client.post(f"/requests/c/{cluster_row.pk}/new/", {"kind": "rebalance", "reason": "x"}).content.decode()
+    page = client.post(f"/c/{cluster_row.pk}/requests/new/", {"kind": "rebalance", "reason": "x"}).content.decode()
     assert "citus_rebalance_start" in page
 
 
@@ -167,7 +167,7 @@ def test_a_request_names_a_real_table_with_a_space_and_a_dot(client, requester, 
             ('public."v1.2 events"', "&quot;public&quot;.&quot;v1.2 events&quot;"),
         ):
             page = client.post(
-                f"/requests/c/{cluster_row.pk}/new/", {"kind": "analyze", "table": typed, "reason": "stats"}
+                f"/c/{cluster_row.pk}/requests/new/", {"kind": "analyze", "table": typed, "reason": "stats"}
             ).content.decode()
             assert "Write the table as schema.table" not in page, typed
             assert quoted in page and 'id="check-ok"' in page, typed
