@@ -23,6 +23,7 @@ from citusadmin.citus import cleanup as citus_cleanup
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
+from citusadmin.operations import Operation
 from citusadmin.params import choice_param, int_list, safe_next
 from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
@@ -160,77 +161,69 @@ def add_node(request: HttpRequest, cluster_id: int) -> HttpResponse:
     return redirect("nodes:list", cluster_id=cluster.pk)
 
 
-OPERATIONS: dict[str, dict[str, Any]] = {
-    "activate": {
-        "perm": Perm.ACTIVATE_NODE,
-        "title": "Activate node",
-        "button": "Activate",
-        "explain": "Marks the node active and syncs metadata to it; queries are routed to it again.",
-        "sql": lambda n, f: citus_nodes.activate_node_sql(n.nodename, n.nodeport),
-        "run": lambda u, c, n, f: actions.do_activate_node(u, c, n.nodeid),
-    },
-    "disable": {
-        "perm": Perm.DISABLE_NODE,
-        "title": "Disable node",
-        "button": "Disable",
-        "danger": True,
-        "explain": "Marks the node inactive: Citus stops routing queries to it. Citus refuses when the node holds "
+OPERATIONS: dict[str, Operation] = {
+    "activate": Operation(
+        perm=Perm.ACTIVATE_NODE,
+        title="Activate node",
+        button="Activate",
+        explain="Marks the node active and syncs metadata to it; queries are routed to it again.",
+        statement=lambda n, f: citus_nodes.activate_node_sql(n.nodename, n.nodeport),
+        run=lambda u, c, n, f, statement: actions.do_activate_node(u, c, n.nodeid),
+        done=lambda n, f: f"{n.address} is active again.",
+    ),
+    "disable": Operation(
+        perm=Perm.DISABLE_NODE,
+        title="Disable node",
+        button="Disable",
+        danger=True,
+        explain="Marks the node inactive: Citus stops routing queries to it. Citus refuses when the node holds "
         "the only placement of a shard.",
-        "sql": lambda n, f: citus_nodes.disable_node_sql(n.nodename, n.nodeport),
-        "run": lambda u, c, n, f: actions.do_disable_node(u, c, n.nodeid),
-    },
-    "should-have-shards": {
-        "perm": Perm.SET_SHOULD_HAVE_SHARDS,
-        "title": "Set should-have-shards",
-        "button": "Apply",
-        "form": ShouldHaveShardsForm,
-        "explain": "Whether new shards and rebalances place shards on this node. Setting it to no does not move "
+        statement=lambda n, f: citus_nodes.disable_node_sql(n.nodename, n.nodeport),
+        run=lambda u, c, n, f, statement: actions.do_disable_node(u, c, n.nodeid),
+        done=lambda n, f: f"{n.address} is disabled: queries needing its shards fail until it is activated.",
+    ),
+    "should-have-shards": Operation(
+        perm=Perm.SET_SHOULD_HAVE_SHARDS,
+        title="Set should-have-shards",
+        button="Apply",
+        form=ShouldHaveShardsForm,
+        explain="Whether new shards and rebalances place shards on this node. Setting it to no does not move "
         "existing shards: drain the node for that.",
-        "sql": lambda n, f: citus_nodes.set_should_have_shards_sql(n.nodename, n.nodeport, f["value"]),
-        "run": lambda u, c, n, f: actions.do_set_should_have_shards(u, c, n.nodeid, f["value"]),
-    },
-    "update": {
-        "perm": Perm.UPDATE_NODE,
-        "title": "Move node to another host or port",
-        "button": "Update",
-        "danger": True,
-        "form": UpdateNodeForm,
-        "explain": "Points Citus at a new address for this node (after a failover or a move). The data is not "
+        statement=lambda n, f: citus_nodes.set_should_have_shards_sql(n.nodename, n.nodeport, f["value"]),
+        run=lambda u, c, n, f, statement: actions.do_set_should_have_shards(u, c, n.nodeid, f["value"]),
+        done=lambda n, f: (
+            f"{n.address} {'may receive' if f.get('value') else 'will receive no'} new shards "
+            f"(should-have-shards = {str(bool(f.get('value'))).lower()})."
+        ),
+    ),
+    "update": Operation(
+        perm=Perm.UPDATE_NODE,
+        title="Move node to another host or port",
+        button="Update",
+        danger=True,
+        form=UpdateNodeForm,
+        explain="Points Citus at a new address for this node (after a failover or a move). The data is not "
         "copied: the new address must already serve this node's data.",
-        "sql": lambda n, f: citus_nodes.update_node_sql(n.nodeid, f["host"], f["port"]),
-        "run": lambda u, c, n, f: actions.do_update_node(u, c, n.nodeid, f["host"], f["port"]),
-    },
-    "remove": {
-        "perm": Perm.REMOVE_NODE,
-        "title": "Remove node",
-        "button": "Remove",
-        "danger": True,
-        "explain": "Removes the node from the cluster's metadata. Reference-table placements on it are dropped "
+        statement=lambda n, f: citus_nodes.update_node_sql(n.nodeid, f["host"], f["port"]),
+        run=lambda u, c, n, f, statement: actions.do_update_node(u, c, n.nodeid, f["host"], f["port"]),
+        done=lambda n, f: f"The node {n.address} (id {n.nodeid}) is now at {f.get('host')}:{f.get('port')}.",
+    ),
+    "remove": Operation(
+        perm=Perm.REMOVE_NODE,
+        title="Remove node",
+        button="Remove",
+        danger=True,
+        explain="Removes the node from the cluster's metadata. Reference-table placements on it are dropped "
         "from metadata; the data files stay on the node.",
-        "sql": lambda n, f: citus_nodes.remove_node_sql(n.nodename, n.nodeport),
-        "run": lambda u, c, n, f: actions.do_remove_node(u, c, n.nodeid, force=f.get("force", False)),
-    },
+        statement=lambda n, f: citus_nodes.remove_node_sql(n.nodename, n.nodeport),
+        run=lambda u, c, n, f, statement: actions.do_remove_node(u, c, n.nodeid, force=f.get("force", False)),
+        done=lambda n, f: f"{n.address} was removed from the cluster.",
+    ),
 }
 
 
-def done_message(op: str, node: citus_nodes.Node, fields: dict[str, Any]) -> str:
-    """What happened, in words (the old message said only "done on <address>")."""
-    if op == "activate":
-        return f"{node.address} is active again."
-    if op == "disable":
-        return f"{node.address} is disabled: queries needing its shards fail until it is activated."
-    if op == "should-have-shards":
-        verb = "may receive" if fields.get("value") else "will receive no"
-        return f"{node.address} {verb} new shards (should-have-shards = {str(bool(fields.get('value'))).lower()})."
-    if op == "update":
-        return f"The node {node.address} (id {node.nodeid}) is now at {fields.get('host')}:{fields.get('port')}."
-    if op == "remove":
-        return f"{node.address} was removed from the cluster."
-    return f"{OPERATIONS[op]['title']}: done on {node.address}."
-
-
 @require_http_methods(["GET", "POST"])
-@require_perm(lambda request, op, **_: OPERATIONS[op]["perm"])  # the URL pattern admits only these operations
+@require_perm(lambda request, op, **_: OPERATIONS[op].perm)  # the URL pattern admits only these operations
 def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) -> HttpResponse:
     spec = OPERATIONS[op]
     cluster = cluster_for(request, cluster_id)
@@ -241,8 +234,7 @@ def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) 
     if node is None:
         messages.error(request, f"There is no node {nodeid} in {cluster.name} (any more).")
         return redirect("nodes:list", cluster_id=cluster.pk)
-    form_class = spec.get("form")
-    form = form_class(request.POST or None) if form_class else None
+    form = spec.form(request.POST or None) if spec.form else None
     fields: dict[str, Any] = {}
     if form is not None and request.method == "POST":
         if not form.is_valid():
@@ -252,16 +244,16 @@ def node_operation(request: HttpRequest, cluster_id: int, nodeid: int, op: str) 
         fields = dict(form.cleaned_data)
     fields["force"] = request.POST.get("force") == "yes"
     ready = form is None or request.method == "POST"
-    preview = citus_nodes.render(spec["sql"](node, fields)) if ready else None
+    preview = citus_nodes.render(spec.sql_for(node, fields)) if ready else None
     refusal = actions.removal_refusal(node) if op == "remove" else None
     drain_url = reverse("cluster_jobs:drain", args=[cluster.pk, node.nodeid]) + "?remove=1" if refusal else None
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
-            spec["run"](request.user, cluster, node, fields)
+            spec.run(request.user, cluster, node, fields, spec.sql_for(node, fields))  # type: ignore[misc]
         except CitusError as exc:
-            _fail(request, exc, f"{spec['title']} on {node.address}")
+            _fail(request, exc, f"{spec.title} on {node.address}")
         else:
-            messages.success(request, done_message(op, node, fields))
+            messages.success(request, spec.done(node, fields))
         return redirect("nodes:list", cluster_id=cluster.pk)
     return render(
         request,

@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from psycopg import sql
 
 from citusadmin.broker import BrokerUnavailable
 from citusadmin.citus import capabilities
@@ -18,6 +17,7 @@ from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus import tables as citus_tables
 from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
+from citusadmin.operations import Operation
 from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
@@ -302,120 +302,114 @@ def _to_table(cluster: Cluster, info: citus_tables.TableInfo) -> HttpResponse:
     return redirect("tables:detail", cluster_id=cluster.pk, relid=relid)
 
 
-OPERATIONS: dict[str, dict[str, Any]] = {
-    "reference": {
-        "perm": Perm.MAKE_REFERENCE_TABLE,
-        "title": "Make a reference table",
-        "explain": "Copies the table to every node (a full copy each); writes go to all copies. For "
+def _table_job(name: str, **extra: Any) -> Any:
+    """An operation that runs as a job of kind ``name`` on the table (``extra``: fixed parameters)."""
+
+    def job(info: citus_tables.TableInfo, fields: dict[str, Any]) -> tuple[kinds.JobKind, Any]:
+        kind = kinds.kind(name)
+        raw: dict[str, Any] = {"schema": info.schema, "table": info.name, "relation": info.qualified, **extra}
+        raw.update({k: fields.get(k) or None for k in _ALTER_FIELDS if k in fields})
+        return kind, kind.Params.load(raw)
+
+    return job
+
+
+_ALTER_FIELDS = ("shard_count", "colocate_with", "distribution_column", "cascade_to_colocated")
+
+
+def _grant_done(info: citus_tables.TableInfo, f: dict[str, Any]) -> str:
+    if f.get("revoke"):
+        return f"Revoked {f.get('privilege')} on {info.display} from {f.get('role')} (on every shard too)."
+    return f"Granted {f.get('privilege')} on {info.display} to {f.get('role')} (on every shard too)."
+
+
+def _job_done(info: citus_tables.TableInfo, f: dict[str, Any]) -> str:
+    return f"Started as a job on {info.display}."
+
+
+OPERATIONS: dict[str, Operation] = {
+    "reference": Operation(
+        perm=Perm.MAKE_REFERENCE_TABLE,
+        title="Make a reference table",
+        explain="Copies the table to every node (a full copy each); writes go to all copies. For "
         "small lookup tables joined with distributed ones.",
-    },
-    "undistribute": {
-        "perm": Perm.UNDISTRIBUTE_TABLE,
-        "title": "Undistribute",
-        "danger": True,
-        "explain": "Copies the data back into a plain table on the coordinator and drops the shards. "
+        statement=lambda info, f: citus_tables.reference_sql(info.qualified),
+        run=lambda u, c, info, f, statement: actions.do_make_reference(u, c, info.display, statement),
+        done=lambda info, f: f"{info.display} is now a reference table, with a copy on every node.",
+    ),
+    "undistribute": Operation(
+        perm=Perm.UNDISTRIBUTE_TABLE,
+        title="Undistribute",
+        danger=True,
+        cascade_option=True,
+        explain="Copies the data back into a plain table on the coordinator and drops the shards. "
         "Blocks writes while it copies.",
-    },
-    "add-to-metadata": {
-        "perm": Perm.ADD_TABLE_TO_METADATA,
-        "title": "Add to Citus metadata",
-        "explain": "Makes it a Citus-local table: it stays on the coordinator but can take part in "
+        statement=lambda info, f: citus_tables.undistribute_sql(info.qualified, cascade=bool(f.get("cascade"))),
+        run=lambda u, c, info, f, statement: actions.do_undistribute(u, c, info.display, statement, f["cascade"]),
+        done=lambda info, f: f"{info.display} is a plain PostgreSQL table again, on the coordinator.",
+    ),
+    "add-to-metadata": Operation(
+        perm=Perm.ADD_TABLE_TO_METADATA,
+        title="Add to Citus metadata",
+        cascade_option=True,
+        explain="Makes it a Citus-local table: it stays on the coordinator but can take part in "
         "foreign keys with reference tables and be queried from workers.",
-    },
-    "alter": {
-        "perm": Perm.ALTER_TABLE,
-        "title": "Change shard count, co-location or column",
-        "danger": True,
-        "explain": "alter_distributed_table rewrites the table into new shards (a job). Writes are blocked "
+        statement=lambda info, f: citus_tables.add_to_metadata_sql(info.qualified, cascade=bool(f.get("cascade"))),
+        run=lambda u, c, info, f, statement: actions.do_add_to_metadata(u, c, info.display, statement, f["cascade"]),
+        done=lambda info, f: f"{info.display} is now in Citus's metadata (a Citus local table).",
+    ),
+    "alter": Operation(
+        perm=Perm.ALTER_TABLE,
+        title="Change shard count, co-location or column",
+        danger=True,
+        explain="alter_distributed_table rewrites the table into new shards (a job). Writes are blocked "
         "while it copies.",
-        "form": AlterForm,
-    },
-    "vacuum": {
-        "perm": Perm.START_MAINTENANCE,
-        "title": "VACUUM",
-        "explain": "VACUUM runs on every shard (outside a transaction block), as a job.",
-    },
-    "vacuum-analyze": {
-        "perm": Perm.START_MAINTENANCE,
-        "title": "VACUUM ANALYZE",
-        "explain": "VACUUM and refresh planner statistics on every shard, as a job.",
-    },
-    "analyze": {
-        "perm": Perm.START_MAINTENANCE,
-        "title": "ANALYZE",
-        "explain": "Refreshes planner statistics on every shard, as a job.",
-    },
-    "grant": {
-        "perm": Perm.GRANT_PRIVILEGES,
-        "title": "Grant or revoke a privilege",
-        "explain": "Citus propagates GRANT and REVOKE on a distributed table to every shard.",
-        "form": GrantForm,
-    },
+        form=AlterForm,
+        job=_table_job("change_shard_count"),
+        done=_job_done,
+    ),
+    "vacuum": Operation(
+        perm=Perm.START_MAINTENANCE,
+        title="VACUUM",
+        explain="VACUUM runs on every shard (outside a transaction block), as a job.",
+        job=_table_job("vacuum", command="VACUUM"),
+        done=_job_done,
+    ),
+    "vacuum-analyze": Operation(
+        perm=Perm.START_MAINTENANCE,
+        title="VACUUM ANALYZE",
+        explain="VACUUM and refresh planner statistics on every shard, as a job.",
+        job=_table_job("vacuum", command="VACUUM ANALYZE"),
+        done=_job_done,
+    ),
+    "analyze": Operation(
+        perm=Perm.START_MAINTENANCE,
+        title="ANALYZE",
+        explain="Refreshes planner statistics on every shard, as a job.",
+        job=_table_job("analyze"),
+        done=_job_done,
+    ),
+    "grant": Operation(
+        perm=Perm.GRANT_PRIVILEGES,
+        title="Grant or revoke a privilege",
+        explain="Citus propagates GRANT and REVOKE on a distributed table to every shard.",
+        form=GrantForm,
+        statement=lambda info, f: citus_tables.grant_sql(
+            info.schema, info.name, f["privilege"], f["role"], revoke=bool(f.get("revoke"))
+        ),
+        run=lambda u, c, info, f, statement: actions.do_grant(
+            u, c, info.qualified, statement, {k: f.get(k) for k in ("privilege", "role", "revoke")}
+        ),
+        button_for=lambda f: "Revoke" if f.get("revoke") else "Grant",
+        done=_grant_done,
+    ),
 }
-
-
-def _done_message(op: str, table: str, fields: dict[str, Any]) -> str:
-    if op == "grant":
-        if fields.get("revoke"):
-            return f"Revoked {fields.get('privilege')} on {table} from {fields.get('role')} (on every shard too)."
-        return f"Granted {fields.get('privilege')} on {table} to {fields.get('role')} (on every shard too)."
-    if op == "reference":
-        return f"{table} is now a reference table, with a copy on every node."
-    if op == "undistribute":
-        return f"{table} is a plain PostgreSQL table again, on the coordinator."
-    if op == "add-to-metadata":
-        return f"{table} is now in Citus's metadata (a Citus local table)."
-    return f"{OPERATIONS[op]['title']}: done on {table}."
-
-
-def _action_label(op: str, fields: dict[str, Any]) -> str:
-    if op == "grant":
-        return "Revoke" if fields.get("revoke") else "Grant"
-    return str(OPERATIONS[op]["title"])
-
-
-# Operations that run as jobs: the job kind, and its parameters beyond the table's name.
-JOB_OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "alter": ("change_shard_count", {}),
-    "vacuum": ("vacuum", {"command": "VACUUM"}),
-    "vacuum-analyze": ("vacuum", {"command": "VACUUM ANALYZE"}),
-    "analyze": ("analyze", {}),
-}
-
-
-def _job_for(op: str, info: citus_tables.TableInfo, fields: dict[str, Any]) -> tuple[kinds.JobKind, Any]:
-    name, extra = JOB_OPERATIONS[op]
-    kind = kinds.kind(name)
-    raw: dict[str, Any] = {"schema": info.schema, "table": info.name, "relation": info.qualified, **extra}
-    if op == "alter":
-        raw.update(
-            {
-                k: fields.get(k) or None
-                for k in ("shard_count", "colocate_with", "distribution_column", "cascade_to_colocated")
-            }
-        )
-    return kind, kind.Params.load(raw)
 
 
 @require_http_methods(["GET", "POST"])
-@require_perm(lambda request, op, **_: OPERATIONS[op]["perm"])  # the URL pattern admits only these operations
+@require_perm(lambda request, op, **_: OPERATIONS[op].perm)  # the URL pattern admits only these operations
 def table_operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> HttpResponse:
     return _operation(request, cluster_id, relid, op)
-
-
-def _statement(op: str, info: citus_tables.TableInfo, fields: dict[str, Any]) -> sql.Composed:
-    if op == "reference":
-        return citus_tables.reference_sql(info.qualified)
-    if op == "undistribute":
-        return citus_tables.undistribute_sql(info.qualified, cascade=bool(fields.get("cascade")))
-    if op == "add-to-metadata":
-        return citus_tables.add_to_metadata_sql(info.qualified, cascade=bool(fields.get("cascade")))
-    if op in JOB_OPERATIONS:
-        kind, params = _job_for(op, info, fields)
-        return kind.statement(params)
-    return citus_tables.grant_sql(
-        info.schema, info.name, fields["privilege"], fields["role"], revoke=bool(fields.get("revoke"))
-    )
 
 
 def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> HttpResponse:
@@ -427,49 +421,30 @@ def _operation(request: HttpRequest, cluster_id: int, relid: int, op: str) -> Ht
     except CitusError as exc:
         context["error"] = exc
         return render(request, "tables/operation.html", context)
-    form = spec["form"](request.POST or None) if "form" in spec else None
+    form = spec.form(request.POST or None) if spec.form else None
     fields: dict[str, Any] = {"cascade": request.POST.get("cascade") == "yes"}
     if form is not None and request.method == "POST":
         if not form.is_valid():
             return render(request, "tables/operation.html", {**context, "info": info, "form": form})
         fields.update(form.cleaned_data)
     ready = form is None or request.method == "POST"
-    preview = _statement(op, info, fields).as_string() if ready else None
-    context.update(info=info, form=form, preview=preview, fields=fields, action_label=_action_label(op, fields))
+    preview = spec.sql_for(info, fields).as_string() if ready else None
+    context.update(info=info, form=form, preview=preview, fields=fields, action_label=spec.label(fields))
     if not (request.method == "POST" and request.POST.get("confirm") == "yes"):
         return render(request, "tables/operation.html", context)
-    statement = _statement(op, info, fields)
     try:
-        if op in JOB_OPERATIONS:
-            kind, params = _job_for(op, info, fields)
+        if spec.job is not None:
+            kind, params = spec.job(info, fields)
             job = do_start_job(request.user, cluster, kind, params, target=info.display)
             return redirect("jobs:detail", job_id=job.pk)
-        runner = {
-            "reference": lambda: actions.do_make_reference(request.user, cluster, info.display, statement),
-            "undistribute": lambda: actions.do_undistribute(
-                request.user, cluster, info.display, statement, fields["cascade"]
-            ),
-            "add-to-metadata": lambda: actions.do_add_to_metadata(
-                request.user, cluster, info.display, statement, fields["cascade"]
-            ),
-            "grant": lambda: actions.do_grant(
-                request.user,
-                cluster,
-                info.qualified,
-                statement,
-                {k: fields.get(k) for k in ("privilege", "role", "revoke")},
-            ),
-        }[op]
-        notices = runner()
+        notices = spec.run(request.user, cluster, info, fields, spec.sql_for(info, fields))  # type: ignore[misc]
     except (BrokerUnavailable, JobAlreadyRunning) as exc:
         messages.error(request, exc.user_message)
         return render(request, "tables/operation.html", context)
     except CitusError as exc:
-        messages.error(request, f"{spec['title']} failed: {exc.page_text()}")
+        messages.error(request, f"{spec.title} failed: {exc.page_text()}")
         return render(request, "tables/operation.html", context)
     except PermissionDenied:
         raise
-    messages.success(
-        request, _done_message(op, info.display, fields) + (" Citus: " + " ".join(notices) if notices else "")
-    )
+    messages.success(request, spec.done(info, fields) + (" Citus: " + " ".join(notices) if notices else ""))
     return _to_table(cluster, info)
