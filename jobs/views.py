@@ -13,11 +13,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from citusadmin.broker import BrokerUnavailable
-from citusadmin.citus import capabilities, rebalance
 from citusadmin.citus import nodes as citus_nodes
-from citusadmin.citus.connection import session
+from citusadmin.citus import rebalance
 from citusadmin.citus.errors import CitusError
-from citusadmin.citus.tables import hash_distributed_tables
 from citusadmin.http import HtmxHttpRequest
 from citusadmin.pagination import keyset_page
 from citusadmin.params import int_param, parse_int
@@ -25,9 +23,10 @@ from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
 from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
 from clusters.models import Cluster
-from jobs import actions, heartbeat, kinds, preview
+from jobs import actions, heartbeat, kinds, preview, reads
 from jobs.forms import RebalanceForm
 from jobs.models import Job, JobLogEntry
+from nodes import reads as node_reads
 
 PAGE_SIZE = 50
 
@@ -119,15 +118,11 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     cluster = cluster_for(request, cluster_id)
     context: dict[str, Any] = {"cluster": cluster}
     try:
-        target = cluster.target()
-        caps = capabilities.get_capabilities(target)
-        with session(target) as sess:
-            strategies = rebalance.strategies(sess)
-            tables = hash_distributed_tables(sess)
-            nodes = citus_nodes.list_nodes(sess)
+        inputs = reads.rebalance_inputs(cluster)
     except CitusError as exc:
         context["error"] = exc
         return render(request, "jobs/rebalance.html", context)
+    caps, strategies, tables, nodes = inputs.caps, inputs.strategies, inputs.tables, inputs.nodes
     context.update(caps=caps, strategies=strategies)
     form = RebalanceForm(request.POST or None, strategies=[s.name for s in strategies], tables=tables)
     context["form"] = form
@@ -189,8 +184,7 @@ def _plan_context(cluster: Cluster, nodes: list[citus_nodes.Node], result: previ
     per_table = None
     if one_table:
         try:
-            with session(cluster.target()) as sess:
-                per_table = rebalance.table_placements(sess, params["relation"])
+            per_table = reads.table_placements(cluster, params["relation"])
         except CitusError as exc:
             return {"plan_error": exc}
     statement = kinds.KINDS["rebalance_table" if one_table else "rebalance"].statement(params)
@@ -216,8 +210,7 @@ def rebalance_plan(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     context: dict[str, Any] = {"cluster": cluster, "computing": key}
     if result is not None and result.cluster_id == cluster.pk:
         try:
-            with session(cluster.target()) as sess:
-                nodes = citus_nodes.list_nodes(sess)
+            nodes = node_reads.nodes(cluster)
         except CitusError as exc:
             context["plan_error"] = exc
         else:
@@ -275,8 +268,7 @@ def drain_node(request: HttpRequest, cluster_id: int, nodeid: int) -> HttpRespon
     cluster = cluster_for(request, cluster_id)
     context: dict[str, Any] = {"cluster": cluster, "remove": remove}
     try:
-        with session(cluster.target()) as sess:
-            nodes = citus_nodes.list_nodes(sess)
+        nodes = node_reads.nodes(cluster)
     except CitusError as exc:
         context["error"] = exc
         return render(request, "jobs/drain.html", context)

@@ -20,9 +20,6 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from citusadmin.citus import monitoring
-from citusadmin.citus import nodes as citus_nodes
-from citusadmin.citus.connection import Session, session
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
 from citusadmin.params import int_param
@@ -31,8 +28,7 @@ from citusadmin.perms import Perm
 from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from jobs import heartbeat
-from monitoring import actions, charts, health, reach, shared
-from monitoring.collector import latest_finished
+from monitoring import actions, charts, figures, health, reach, shared
 
 # The query-string options that change a figure (anything else, such as htmx's, does not).
 SHARED_OPTIONS = ("order", "idle", "fragments")
@@ -51,11 +47,12 @@ def _live(
     request: HtmxHttpRequest,
     cluster_id: int,
     tab: str,
-    build: Callable[[Session, Any, Cluster], dict[str, Any]],
+    options: figures.Options | None = None,
     after: Callable[[Cluster, dict[str, Any]], None] | None = None,
 ) -> HttpResponse:
-    """``build`` computes the shared figures (once per interval, whoever asks); ``after`` adds what is
-    per request and costs the cluster nothing (the console's own state, the latest reachability probe)."""
+    """The tab's figures, computed once per interval whoever asks (``monitoring.figures``); ``after``
+    adds what is per request and costs the cluster nothing (the console's own state, the latest
+    reachability probe)."""
     cluster = cluster_for(request, cluster_id)
     context: dict[str, Any] = {
         "cluster": cluster,
@@ -63,44 +60,27 @@ def _live(
         "tabs": TABS,
         "refresh": settings.MONITORING_REFRESH_SECONDS,
     }
-    target = cluster.target()
-
-    def compute() -> dict[str, Any]:
-        try:
-            with session(target) as sess:
-                prereq = monitoring.prerequisites(sess)
-                return {"prereq": prereq, "measured_at": prereq.measured_at, **build(sess, prereq, cluster)}
-        except CitusError as exc:
-            return {"error": exc}
-
     # one computation per cluster, tab and options per interval, whoever asks (the panel's own
     # permissions-dependent buttons are rendered per viewer from the shared figures)
-    options = "&".join(f"{k}={v}" for k, v in sorted(request.GET.items()) if k in SHARED_OPTIONS)
-    key = shared.key_for(cluster.pk, target.key, tab, options)
+    shared_options = "&".join(f"{k}={v}" for k, v in sorted(request.GET.items()) if k in SHARED_OPTIONS)
+    key = shared.key_for(cluster.pk, cluster.target().key, tab, shared_options)
     try:
-        figures, _ = shared.shared_figure(
+        values, _ = shared.shared_figure(
             key,
             settings.MONITORING_SHARE_SECONDS,
-            compute,
+            lambda: figures.compute(cluster, tab, options or {}),
             group=f"cluster:{cluster.pk}",
             slots=settings.MONITORING_FANOUTS_PER_CLUSTER,
         )
     except shared.Busy as exc:
-        figures = {"error": CitusError(str(exc))}
-    context.update(figures)
+        values = {"error": CitusError(str(exc))}
+    context.update(values)
     if after is not None and "error" not in context:
         after(cluster, context)
     template = f"monitoring/{tab}.html" + ("#panel" if request.htmx else "")
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def _missing(sess: Session, missing: list[int]) -> list[str]:
-    if not missing:
-        return []
-    names = monitoring.node_names(sess)
-    return [names.get(n, f"node {n}") for n in missing]
 
 
 @require_GET
@@ -113,85 +93,31 @@ def index(request: HttpRequest, cluster_id: int) -> HttpResponse:
 @require_perm(Perm.VIEW_MONITORING)
 def queries(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
     order = request.GET.get("order", "calls")
-    order = order if order in ("calls", "time") else "calls"
-
-    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
-        if prereq.statements_missing:
-            return {"missing": prereq.statements_missing, "order": order}
-        return {"statements": monitoring.top_statements(sess, order=order), "order": order}
-
-    return _live(request, cluster_id, "queries", build)
+    return _live(request, cluster_id, "queries", {"order": order if order in ("calls", "time") else "calls"})
 
 
 @require_GET
 @require_perm(Perm.VIEW_MONITORING)
 def activity(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
-    include_idle = request.GET.get("idle") == "1"
-    fragments = request.GET.get("fragments") == "1"
-
-    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
-        view = "citus_stat_activity" if fragments else "citus_dist_stat_activity"
-        if not prereq.has(view):
-            return {"missing": [f"This Citus version has no {view} view."]}
-        with monitoring.fanout(sess) as missing:
-            backends = monitoring.activity(sess, include_idle=include_idle, worker_fragments=fragments)
-        return {
-            "backends": backends,
-            "unreachable": _missing(sess, missing),
-            "include_idle": include_idle,
-            "fragments": fragments,
-        }
-
-    return _live(request, cluster_id, "activity", build)
+    options = {"include_idle": request.GET.get("idle") == "1", "fragments": request.GET.get("fragments") == "1"}
+    return _live(request, cluster_id, "activity", options)
 
 
 @require_GET
 @require_perm(Perm.VIEW_MONITORING)
 def locks(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
-    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
-        if not prereq.has("citus_lock_waits"):
-            return {"missing": ["This Citus version has no citus_lock_waits view."]}
-        with monitoring.fanout(sess) as missing:
-            waits = monitoring.lock_waits(sess)
-        return {"waits": waits, "unreachable": _missing(sess, missing)}
-
-    return _live(request, cluster_id, "locks", build)
+    return _live(request, cluster_id, "locks")
 
 
 @require_GET
 @require_perm(Perm.VIEW_MONITORING)
 def tenants(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
-    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
-        if prereq.tenants_missing:
-            return {"missing": prereq.tenants_missing}
-        with monitoring.fanout(sess) as missing:
-            rows = monitoring.tenants(sess)
-        return {"tenants": rows, "unreachable": _missing(sess, missing)}
-
-    return _live(request, cluster_id, "tenants", build)
+    return _live(request, cluster_id, "tenants")
 
 
 @require_GET
 @require_perm(Perm.VIEW_MONITORING)
 def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
-    def build(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster) -> dict[str, Any]:
-        nodes = citus_nodes.list_nodes(sess)
-        with monitoring.fanout(sess) as missing:
-            facts = monitoring.health_facts(
-                sess, has_cleanup=prereq.has("pg_dist_cleanup"), has_tasks=prereq.has("pg_dist_background_task")
-            )
-        collection = latest_finished(cluster)
-        names = {n.nodeid: n.address for n in nodes}
-        unreachable = [names.get(n, f"node {n}") for n in missing]
-        checks = health.evaluate(prereq, nodes, facts, unreachable, collection)
-        return {
-            "checks": checks,
-            "overall": health.overall(checks),
-            "collection": collection,
-            "node_timeout": settings.MONITORING_NODE_TIMEOUT_MS,
-            "node_names": names,
-        }
-
     def after(cluster: Cluster, context: dict[str, Any]) -> None:
         checks = [health.workers_check(heartbeat.status()), *context["checks"]]
         live = reach.latest(cluster.pk)
@@ -200,7 +126,7 @@ def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
         context["checks"] = checks
         context["overall"] = health.overall(checks)
 
-    return _live(request, cluster_id, "health", build, after)
+    return _live(request, cluster_id, "health", after=after)
 
 
 @require_GET

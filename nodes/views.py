@@ -18,10 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.actions import ensure_permission
 from citusadmin.broker import BrokerUnavailable
-from citusadmin.citus import capabilities
 from citusadmin.citus import cleanup as citus_cleanup
 from citusadmin.citus import nodes as citus_nodes
-from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
 from citusadmin.operations import Operation
 from citusadmin.params import choice_param, int_list, safe_next
@@ -31,7 +29,7 @@ from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from monitoring import collector, reach
 from monitoring.actions import do_refresh_now
-from nodes import actions
+from nodes import actions, reads
 from nodes.forms import AddNodeForm, HostPortForm, ShouldHaveShardsForm, UpdateNodeForm
 from nodes.health import banners, health_matrix, node_views, total_bytes
 
@@ -40,12 +38,7 @@ def _topology(cluster: Cluster) -> dict[str, Any]:
     """Capabilities (cached) and the live node list; a cluster error becomes ``error`` in the context."""
     context: dict[str, Any] = {"cluster": cluster, "read_at": timezone.now(), "nodes": []}
     try:
-        target = cluster.target()
-        caps = capabilities.get_capabilities(target)
-        context["caps"] = caps
-        if caps.citus_installed:
-            with session(target) as sess:
-                context["nodes"] = citus_nodes.list_nodes(sess)
+        context["caps"], context["nodes"] = reads.topology(cluster)
     except CitusError as exc:
         context["error"] = exc
     return context
@@ -313,8 +306,7 @@ def cleanup_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
         return redirect("nodes:cleanup", cluster_id=cluster.pk)
     context: dict[str, Any] = {"cluster": cluster, "read_at": timezone.now()}
     try:
-        with session(cluster.target()) as sess:
-            records = citus_cleanup.records(sess)
+        records = reads.cleanup_records(cluster)
     except CitusError as exc:
         context["error"] = exc
         return render(request, "nodes/cleanup.html", context)

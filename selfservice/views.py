@@ -13,8 +13,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from citusadmin.broker import BrokerUnavailable
-from citusadmin.citus import tables as citus_tables
-from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
 from citusadmin.pagination import keyset_page
 from citusadmin.permissions import require_perm
@@ -23,6 +21,7 @@ from clusters.lookup import cluster_for, sees_all_clusters, visible_clusters
 from selfservice import actions, plans
 from selfservice.forms import DecisionForm, RequestForm, split_qualified
 from selfservice.models import ChangeRequest, Notification
+from tables import reads as table_reads
 
 PAGE_SIZE = 50
 
@@ -113,12 +112,9 @@ def _columns(cluster: Any, request: HttpRequest) -> list[tuple[str, str]]:
         return []
     schema, name = parsed
     try:
-        with session(cluster.target()) as sess:
-            relid = citus_tables.find_relid(sess, schema, name)
-            info = citus_tables.table_info(sess, relid) if relid is not None else None
+        return table_reads.table_columns(cluster, schema, name)
     except CitusError:
         return []
-    return [(c.name, c.type) for c in info.columns] if info else []
 
 
 @require_GET

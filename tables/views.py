@@ -12,10 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from citusadmin.broker import BrokerUnavailable
-from citusadmin.citus import capabilities
-from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus import tables as citus_tables
-from citusadmin.citus.connection import session
 from citusadmin.citus.errors import CitusError
 from citusadmin.operations import Operation
 from citusadmin.params import int_param, parse_int
@@ -27,7 +24,7 @@ from jobs import kinds
 from jobs.actions import JobAlreadyRunning, do_start_job
 from monitoring import collector
 from monitoring.models import ColocationNodeSnapshot, ShardSize, TableSnapshot
-from tables import actions
+from tables import actions, reads
 from tables import placement_map as placement_map_module
 from tables.checks import check_distribute
 from tables.forms import AlterForm, DistributeForm, GrantForm
@@ -53,20 +50,16 @@ def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
         schema_part, _, name_part = token.partition(".")
         after = (schema_part, name_part)
     try:
-        target = cluster.target()
-        caps = capabilities.get_capabilities(target)
-        with session(target) as sess:
-            rows = citus_tables.list_tables(
-                sess,
-                has_pg_dist_schema=caps.has_relation("pg_dist_schema"),
-                schema=filters["schema"] or None,
-                kind=filters["kind"] if filters["kind"] in citus_tables.KINDS else None,
-                name=filters["name"] or None,
-                after=after,
-                limit=PAGE_SIZE + 1,
-                sort=sort,
-                after_count=after_count,
-            )
+        rows = reads.table_page(
+            cluster,
+            schema=filters["schema"] or None,
+            kind=filters["kind"] if filters["kind"] in citus_tables.KINDS else None,
+            name=filters["name"] or None,
+            after=after,
+            limit=PAGE_SIZE + 1,
+            sort=sort,
+            after_count=after_count,
+        )
     except CitusError as exc:
         context["error"] = exc
         return render(request, "tables/list.html", context)
@@ -89,8 +82,7 @@ def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
 
 def _info(cluster: Cluster, relid: int) -> citus_tables.TableInfo:
-    with session(cluster.target()) as sess:
-        info = citus_tables.table_info(sess, relid)
+    info = reads.table_info(cluster, relid)
     if info is None:
         raise Http404("no such table")
     return info
@@ -102,14 +94,12 @@ def table_detail(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespo
     after = int_param(request.GET, "after")
     context: dict[str, Any] = {"cluster": cluster, "relid": relid}
     try:
-        with session(cluster.target()) as sess:
-            info = citus_tables.table_info(sess, relid)
-            if info is None:
-                raise Http404("no such table")
-            shards = citus_tables.shard_page(sess, relid, after=after, limit=PAGE_SIZE + 1)
+        info, shards = reads.table_with_shards(cluster, relid, after=after, limit=PAGE_SIZE + 1)
     except CitusError as exc:
         context["error"] = exc
         return render(request, "tables/detail.html", context)
+    if info is None:
+        raise Http404("no such table")
     latest = collector.latest_finished(cluster)
     snapshot = TableSnapshot.objects.filter(collection=latest, relid=relid).first() if latest else None
     shard_bytes = dict(
@@ -134,14 +124,11 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
     cluster = cluster_for(request, cluster_id)
     context: dict[str, Any] = {"cluster": cluster}
     try:
-        target = cluster.target()
-        caps = capabilities.get_capabilities(target)
-        with session(target) as sess:
-            info = citus_tables.table_info(sess, relid)
-            partners = citus_tables.hash_distributed_tables(sess)
+        inputs = reads.distribute_inputs(cluster, relid)
     except CitusError as exc:
         context["error"] = exc
         return render(request, "tables/distribute.html", context)
+    caps, info, partners = inputs.caps, inputs.info, inputs.partners
     if info is None:
         raise Http404("no such table")
     form = DistributeForm(
@@ -155,14 +142,11 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
         return render(request, "tables/distribute.html", context)
     data = form.cleaned_data
     colocate_with = data["colocate_with"] or "default"
-    colocation = None
-    if colocate_with not in ("default", "none"):
-        with session(target) as sess:
-            colocation = citus_tables.colocation_of(sess, colocate_with)
-    rows = None
-    if info.kind == "local":
-        with session(target) as sess:
-            rows = citus_tables.count_rows(sess, info.schema, info.name)
+    try:
+        colocation, rows = reads.distribute_facts(cluster, info, colocate_with)
+    except CitusError as exc:
+        context["error"] = exc
+        return render(request, "tables/distribute.html", context)
     checks = check_distribute(info, data["column"], colocation, colocate_with, exact_rows=rows)
     as_job = data["as_job"] or info.local_bytes > settings.DISTRIBUTE_JOB_BYTES
     concurrently = as_job and caps.create_concurrently
@@ -214,11 +198,7 @@ def placement_map(request: HttpRequest, cluster_id: int) -> HttpResponse:
     after = int_param(request.GET, "after", maximum=2**31 - 1)
     context: dict[str, Any] = {"cluster": cluster}
     try:
-        with session(cluster.target()) as sess:
-            groups = citus_tables.colocation_groups(sess, after=after, limit=11)
-            nodes = citus_nodes.list_nodes(sess)
-            shown = groups[:10]
-            placements = citus_tables.group_placements(sess, [g.colocation_id for g in shown])
+        shown, nodes, placements, more = reads.colocation_page(cluster, after=after, size=10)
     except CitusError as exc:
         context["error"] = exc
         return render(request, "tables/map.html", context)
@@ -237,7 +217,7 @@ def placement_map(request: HttpRequest, cluster_id: int) -> HttpResponse:
     context.update(
         maps=placement_map_module.build(shown, placements, nodes, totals, shard_bytes),
         collection=latest,
-        next_after=shown[-1].colocation_id if len(groups) > 10 else None,
+        next_after=shown[-1].colocation_id if more else None,
     )
     return render(request, "tables/map.html", context)
 
@@ -245,11 +225,7 @@ def placement_map(request: HttpRequest, cluster_id: int) -> HttpResponse:
 def _schemas_context(cluster: Cluster) -> dict[str, Any]:
     context: dict[str, Any] = {"cluster": cluster}
     try:
-        target = cluster.target()
-        caps = capabilities.get_capabilities(target)
-        with session(target) as sess:
-            context["schemas"] = citus_tables.list_schemas(sess, has_pg_dist_schema=caps.has_relation("pg_dist_schema"))
-        context["supported"] = caps.schema_sharding
+        context["schemas"], context["supported"] = reads.schemas(cluster)
     except CitusError as exc:
         context["error"] = exc
     return context
@@ -293,8 +269,7 @@ def _to_table(cluster: Cluster, info: citus_tables.TableInfo) -> HttpResponse:
     """Back to the table's page. Some conversions (undistribute, add to metadata) give the table a new
     oid under the same name, so look it up again."""
     try:
-        with session(cluster.target()) as sess:
-            relid = citus_tables.find_relid(sess, info.schema, info.name)
+        relid = reads.find_relid(cluster, info.schema, info.name)
     except CitusError:
         relid = None
     if relid is None:

@@ -156,3 +156,16 @@ def test_params_of_a_stored_job_load_without_the_runners_bookkeeping(name):
     k = kind(name)
     stored = {**k.Params().dump(), "citus_job_id_floor": 7, "cleanup_wait_since": "x", "requested_by": "ann"}
     assert k.Params.load(stored) == k.Params()
+
+
+def test_views_never_open_a_cluster_session():
+    """Views call the apps' read and action functions; only those (and jobs, the collector) hold a
+    gateway session (citusadmin/citus/connection.py)."""
+    offenders = []
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("views.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module == "citusadmin.citus.connection":
+                    offenders.append(f"{path.relative_to(ROOT)} imports {[a.name for a in node.names]}")
+    assert offenders == []

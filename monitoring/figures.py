@@ -1,0 +1,108 @@
+"""The live monitoring figures: what each tab reads from the cluster, in one gateway session.
+
+``compute(cluster, tab, options)`` is what the views share between viewers (``monitoring.shared``);
+it returns the figures or ``{"error": CitusError}``. Figures that reach every node run inside
+``fanout`` (a short timeout, the missing nodes named).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from citusadmin.citus import monitoring
+from citusadmin.citus import nodes as citus_nodes
+from citusadmin.citus.connection import Session, session
+from citusadmin.citus.errors import CitusError
+from clusters.models import Cluster
+from monitoring import health
+from monitoring.collector import latest_finished
+
+Options = dict[str, Any]
+
+
+def _missing(sess: Session, missing: list[int]) -> list[str]:
+    if not missing:
+        return []
+    names = monitoring.node_names(sess)
+    return [names.get(n, f"node {n}") for n in missing]
+
+
+def queries(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster, options: Options) -> dict[str, Any]:
+    order = options["order"]
+    if prereq.statements_missing:
+        return {"missing": prereq.statements_missing, "order": order}
+    return {"statements": monitoring.top_statements(sess, order=order), "order": order}
+
+
+def activity(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster, options: Options) -> dict[str, Any]:
+    include_idle, fragments = options["include_idle"], options["fragments"]
+    view = "citus_stat_activity" if fragments else "citus_dist_stat_activity"
+    if not prereq.has(view):
+        return {"missing": [f"This Citus version has no {view} view."]}
+    with monitoring.fanout(sess) as missing:
+        backends = monitoring.activity(sess, include_idle=include_idle, worker_fragments=fragments)
+    return {
+        "backends": backends,
+        "unreachable": _missing(sess, missing),
+        "include_idle": include_idle,
+        "fragments": fragments,
+    }
+
+
+def locks(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster, options: Options) -> dict[str, Any]:
+    if not prereq.has("citus_lock_waits"):
+        return {"missing": ["This Citus version has no citus_lock_waits view."]}
+    with monitoring.fanout(sess) as missing:
+        waits = monitoring.lock_waits(sess)
+    return {"waits": waits, "unreachable": _missing(sess, missing)}
+
+
+def tenants(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster, options: Options) -> dict[str, Any]:
+    if prereq.tenants_missing:
+        return {"missing": prereq.tenants_missing}
+    with monitoring.fanout(sess) as missing:
+        rows = monitoring.tenants(sess)
+    return {"tenants": rows, "unreachable": _missing(sess, missing)}
+
+
+def health_checks(
+    sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster, options: Options
+) -> dict[str, Any]:
+    nodes = citus_nodes.list_nodes(sess)
+    with monitoring.fanout(sess) as missing:
+        facts = monitoring.health_facts(
+            sess, has_cleanup=prereq.has("pg_dist_cleanup"), has_tasks=prereq.has("pg_dist_background_task")
+        )
+    collection = latest_finished(cluster)
+    names = {n.nodeid: n.address for n in nodes}
+    unreachable = [names.get(n, f"node {n}") for n in missing]
+    checks = health.evaluate(prereq, nodes, facts, unreachable, collection)
+    return {
+        "checks": checks,
+        "overall": health.overall(checks),
+        "collection": collection,
+        "node_timeout": settings.MONITORING_NODE_TIMEOUT_MS,
+        "node_names": names,
+    }
+
+
+FIGURES: dict[str, Callable[[Session, monitoring.Prerequisites, Cluster, Options], dict[str, Any]]] = {
+    "queries": queries,
+    "activity": activity,
+    "locks": locks,
+    "tenants": tenants,
+    "health": health_checks,
+}
+
+
+def compute(cluster: Cluster, tab: str, options: Options) -> dict[str, Any]:
+    """One tab's figures, measured now (what the cluster offers first, then the figures)."""
+    try:
+        with session(cluster.target()) as sess:
+            prereq = monitoring.prerequisites(sess)
+            return {"prereq": prereq, "measured_at": prereq.measured_at, **FIGURES[tab](sess, prereq, cluster, options)}
+    except CitusError as exc:
+        return {"error": exc}
