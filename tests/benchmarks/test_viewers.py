@@ -100,7 +100,7 @@ def console_url(transactional_db: None, tmp_path: Path) -> Any:
     import subprocess
     import sys
 
-    from tests.conftest import app_database_url
+    from tests.helpers import app_database_url
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -249,7 +249,7 @@ class _hung:
         self.controllable = controllable
 
     def __enter__(self) -> None:
-        from tests.conftest import HungServer
+        from tests.helpers import HungServer
 
         sandbox = self.controllable.sandbox
         self.node = sandbox.workers[1]

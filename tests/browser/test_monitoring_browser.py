@@ -7,7 +7,7 @@ import time
 import pytest
 
 from monitoring import collector
-from tests.browser.conftest import sign_in
+from tests.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,7 @@ import pytest
 
 from jobs.models import Job
 from monitoring.collector import collect
-from tests.browser.conftest import sign_in
-from tests.jobs.conftest import wait_for
+from tests.helpers import sign_in, wait_for
 
 pytestmark = [pytest.mark.screenshots, pytest.mark.browser]
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from clusters.models import ClusterAccess
-from tests.browser.conftest import sign_in
+from tests.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 

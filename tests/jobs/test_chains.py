@@ -13,7 +13,7 @@ from audit.models import AuditEntry
 from jobs.actions import do_start_job
 from jobs.models import Job
 from nodes.actions import do_add_node
-from tests.jobs.conftest import placements_on, wait_for
+from tests.helpers import placements_on, wait_for
 
 
 def _run(job: Job, job_worker, timeout: float = 240) -> Job:

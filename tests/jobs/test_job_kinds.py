@@ -6,7 +6,7 @@ import pytest
 
 from jobs.actions import do_start_job
 from jobs.models import Job
-from tests.jobs.conftest import citus_jobs_since, job_state, placements_on, wait_for
+from tests.helpers import citus_jobs_since, job_state, placements_on, wait_for
 
 pytestmark = pytest.mark.broker
 

@@ -14,7 +14,7 @@ from citusadmin.citus.connection import count_queries
 from jobs import runner, sweep
 from jobs.actions import JobAlreadyRunning, do_start_job
 from jobs.models import Job
-from tests.jobs.conftest import citus_jobs_since, job_state, placements_on, wait_for
+from tests.helpers import citus_jobs_since, job_state, placements_on, wait_for
 
 pytestmark = pytest.mark.broker
 

@@ -69,7 +69,7 @@ def test_a_missing_or_old_measurement_is_flagged(client, viewer, cluster_row, se
 
 
 def test_refresh_now_is_collected_by_a_real_worker(client, operator, cluster_row, celery_worker_process):
-    from tests.conftest import use_broker
+    from tests.helpers import use_broker
 
     with use_broker(celery_worker_process.broker_url, celery_worker_process.queue):
         client.force_login(operator)

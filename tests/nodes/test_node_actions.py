@@ -9,7 +9,7 @@ import pytest
 
 from audit.models import AuditEntry
 from citusadmin.citus.sandbox import free_port
-from tests.conftest import wait_metadata_synced
+from tests.helpers import wait_metadata_synced
 
 
 def text(response) -> str:

@@ -12,7 +12,8 @@ import pytest
 from django.conf import settings
 from kombu import Connection
 
-from tests.conftest import FS_BROKER, WorkerProcess
+from tests.helpers import FS_BROKER
+from tests.plugins.broker import WorkerProcess
 
 PUBLISHER = """
 import os, sys

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from jobs.models import Job, WorkerHeartbeat
-from tests.conftest import app_database_url
+from tests.helpers import app_database_url
 
 
 def _free_port() -> int:
@@ -202,7 +202,7 @@ def test_sweeps_that_piled_up_re_attach_a_job_once(transactional_db, cluster_row
 
     from jobs import sweep as sweeper
     from jobs.models import JobLogEntry
-    from tests.conftest import use_broker
+    from tests.helpers import use_broker
 
     job = Job.objects.create(
         cluster=cluster_row,

@@ -9,7 +9,7 @@ from audit.models import AuditEntry
 from clusters.models import ClusterAccess
 from jobs.models import Job
 from selfservice.models import ChangeRequest, Notification
-from tests.jobs.conftest import job_state, wait_for
+from tests.helpers import job_state, wait_for
 
 pytestmark = pytest.mark.broker
 

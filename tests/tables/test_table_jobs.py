@@ -7,7 +7,7 @@ import html
 import pytest
 
 from jobs.models import Job
-from tests.jobs.conftest import wait_for
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.broker
 

@@ -18,7 +18,7 @@ from jobs import runner, state, supervisor
 from jobs import sweep as sweeper
 from jobs.models import Job, JobLogEntry
 from jobs.signals import job_finished
-from tests.conftest import use_broker
+from tests.helpers import use_broker
 
 
 @pytest.fixture

@@ -42,15 +42,3 @@ def browser_page(live_server: Any) -> Iterator[Any]:
         finally:
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def sign_in(page: Any, live_server: Any, user: Any) -> None:
-    """Sign in through the login form (the cast's passwords are '<username>-password-123')."""
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", f"{user.username}-password-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-
-
-from tests.jobs.conftest import unbalanced  # noqa: E402,F401  (the rebalance fixture, shared)
