@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 
 from citusadmin.citus.rebalance import TRANSFER_MODES
+from citusadmin.filters import FilterForm
 from citusadmin.params import int_list
 
 MODE_CHOICES = [("", "auto (default)")] + [(m, m) for m in TRANSFER_MODES if m != "auto"]
@@ -85,3 +86,10 @@ class RebalanceForm(forms.Form):
                 "background rebalance has no such options.",
             )
         return data
+
+
+class JobFilterForm(FilterForm):
+    cluster = forms.TypedChoiceField(label="Cluster", coerce=int, empty_value=None)
+    kind = forms.ChoiceField(label="Kind")
+    state = forms.ChoiceField(label="State")
+    actor = forms.CharField(label="Started by", max_length=150)

@@ -18,13 +18,13 @@ from citusadmin.citus import rebalance
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
 from citusadmin.pagination import keyset_page
-from citusadmin.params import int_param, parse_int
+from citusadmin.params import int_param
 from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
 from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
 from clusters.models import Cluster
 from jobs import actions, heartbeat, kinds, preview, reads
-from jobs.forms import RebalanceForm
+from jobs.forms import JobFilterForm, RebalanceForm
 from jobs.models import Job, JobLogEntry
 from nodes import reads as node_reads
 
@@ -38,16 +38,22 @@ def job_list(request: HttpRequest) -> HttpResponse:
     jobs = Job.objects.select_related("cluster").order_by("-id")
     if not sees_all_clusters(request.user):
         jobs = jobs.filter(cluster__in=visible)
-    filters = {k: request.GET.get(k, "") for k in ("cluster", "kind", "state", "actor")}
-    cluster_filter = parse_int(filters["cluster"])
-    if cluster_filter is not None:
-        jobs = jobs.filter(cluster_id=cluster_filter)
-    if filters["kind"] in kinds.KINDS:
-        jobs = jobs.filter(kind=filters["kind"])
-    if filters["state"] in Job.State.values:
-        jobs = jobs.filter(state=filters["state"])
-    if filters["actor"]:
-        jobs = jobs.filter(actor_name=filters["actor"])
+    form = JobFilterForm(
+        request,
+        {
+            "cluster": [(c.pk, c.name) for c in visible.only("id", "name")],
+            "kind": kinds.choices(),
+            "state": list(Job.State.choices),
+        },
+    )
+    if form.value("cluster") is not None:
+        jobs = jobs.filter(cluster_id=form.value("cluster"))
+    if form.value("kind"):
+        jobs = jobs.filter(kind=form.value("kind"))
+    if form.value("state"):
+        jobs = jobs.filter(state=form.value("state"))
+    if form.value("actor"):
+        jobs = jobs.filter(actor_name=form.value("actor"))
     page, next_before = keyset_page(jobs, request.GET.get("before", ""), PAGE_SIZE)
     return render(
         request,
@@ -55,10 +61,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
         {
             "jobs": page,
             "next_before": next_before,
-            "filters": filters,
-            "kinds": kinds.choices(),
-            "states": Job.State.choices,
-            "clusters": visible.only("id", "name"),
+            "form": form,
         },
     )
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 
+from citusadmin.filters import FilterForm
 from selfservice.models import ChangeRequest
 
 Kind = ChangeRequest.Kind
@@ -93,3 +94,7 @@ class RequestForm(forms.Form):
 
 class DecisionForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
+
+
+class RequestFilterForm(FilterForm):
+    state = forms.ChoiceField(label="State", choices=[("", "all states"), *ChangeRequest.State.choices])

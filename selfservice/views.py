@@ -19,7 +19,7 @@ from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
 from clusters.lookup import cluster_for, sees_all_clusters, visible_clusters
 from selfservice import actions, plans
-from selfservice.forms import DecisionForm, RequestForm, split_qualified
+from selfservice.forms import DecisionForm, RequestFilterForm, RequestForm, split_qualified
 from selfservice.models import ChangeRequest, Notification
 from tables import reads as table_reads
 
@@ -41,14 +41,14 @@ def request_list(request: HttpRequest) -> HttpResponse:
         changes = changes.filter(requested_by_id=user.pk)
     if not sees_all_clusters(user):
         changes = changes.filter(cluster__in=visible_clusters(user))
-    state = request.GET.get("state", "")
-    if state in ChangeRequest.State.values:
-        changes = changes.filter(state=state)
+    form = RequestFilterForm(request)
+    if form.value("state"):
+        changes = changes.filter(state=form.value("state"))
     page, next_before = keyset_page(changes, request.GET.get("before", ""), PAGE_SIZE)
     return render(
         request,
         "selfservice/list.html",
-        {"changes": page, "next_before": next_before, "state": state, "states": ChangeRequest.State.choices},
+        {"changes": page, "next_before": next_before, "form": form},
     )
 
 

@@ -4,7 +4,8 @@ from typing import Any
 
 from django import forms
 
-from citusadmin.citus.tables import PRIVILEGES
+from citusadmin.citus.tables import KINDS, PRIVILEGES
+from citusadmin.filters import FilterForm
 
 
 class DistributeForm(forms.Form):
@@ -49,3 +50,10 @@ class GrantForm(forms.Form):
     privilege = forms.ChoiceField(choices=[(p, p) for p in PRIVILEGES])
     role = forms.RegexField(regex=r"^[^\x00]{1,63}$", max_length=63)
     revoke = forms.BooleanField(required=False)
+
+
+class TableFilterForm(FilterForm):
+    schema = forms.CharField(label="Schema", max_length=63)
+    kind = forms.ChoiceField(label="Kind", choices=[("", "all kinds"), *((k, k.replace("_", " ")) for k in KINDS)])
+    name = forms.CharField(label="Name contains", max_length=63)
+    sort = forms.ChoiceField(label="Sort", choices=[("name", "by name"), ("shards", "most shards first")])

@@ -27,7 +27,7 @@ from monitoring.models import ColocationNodeSnapshot, ShardSize, TableSnapshot
 from tables import actions, reads
 from tables import placement_map as placement_map_module
 from tables.checks import check_distribute
-from tables.forms import AlterForm, DistributeForm, GrantForm
+from tables.forms import AlterForm, DistributeForm, GrantForm, TableFilterForm
 
 PAGE_SIZE = 50
 
@@ -36,13 +36,13 @@ PAGE_SIZE = 50
 def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """One coordinator statement for the page (plus capabilities when not cached); sizes from the snapshot."""
     cluster = cluster_for(request, cluster_id)
-    filters = {k: request.GET.get(k, "").strip() for k in ("schema", "kind", "name", "after", "sort")}
-    sort = "shards" if filters["sort"] == "shards" else "name"
-    context: dict[str, Any] = {"cluster": cluster, "filters": filters, "kinds": citus_tables.KINDS}
+    form = TableFilterForm(request)
+    sort = form.value("sort", "name")
+    context: dict[str, Any] = {"cluster": cluster, "form": form}
     # keyset token: "schema.name", or "shard_count:schema.name" when sorted by shard count
     after: tuple[str, str] | None = None
     after_count = None
-    token = filters["after"]
+    token = request.GET.get("after", "").strip()
     if sort == "shards" and ":" in token:
         count_part, _, token = token.partition(":")
         after_count = parse_int(count_part, 0)
@@ -52,9 +52,9 @@ def table_list(request: HttpRequest, cluster_id: int) -> HttpResponse:
     try:
         rows = reads.table_page(
             cluster,
-            schema=filters["schema"] or None,
-            kind=filters["kind"] if filters["kind"] in citus_tables.KINDS else None,
-            name=filters["name"] or None,
+            schema=form.value("schema"),
+            kind=form.value("kind"),
+            name=form.value("name"),
             after=after,
             limit=PAGE_SIZE + 1,
             sort=sort,
