@@ -8,22 +8,23 @@ from django.contrib.auth.models import Group, User
 
 from accounts.roles import ROLES
 from audit.actions import audited
-from citusadmin.perms import Perm
+from audit.names import Action
+from citusadmin.perms import Actor, Perm
 
 
-def do_create_user(actor: Any, username: str, password: str, role: str) -> User:
-    with audited(actor, "accounts.create_user", perm=Perm.MANAGE_USERS, target=username, parameters={"role": role}):
+def do_create_user(actor: Actor, username: str, password: str, role: str) -> User:
+    with audited(actor, Action.CREATE_USER, perm=Perm.MANAGE_USERS, target=username, parameters={"role": role}):
         user = User.objects.create_user(username=username, password=password)
         user.groups.set([Group.objects.get(name=role)])
     return user
 
 
-def do_set_role(actor: Any, user: User, role: str) -> None:
+def do_set_role(actor: Actor, user: User, role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role}")
     with audited(
         actor,
-        "accounts.set_role",
+        Action.SET_ROLE,
         perm=Perm.MANAGE_USERS,
         target=user.username,
         parameters={"role": role, "previous": [g.name for g in user.groups.all()]},
@@ -31,10 +32,10 @@ def do_set_role(actor: Any, user: User, role: str) -> None:
         user.groups.set([Group.objects.get(name=role)])
 
 
-def do_set_active(actor: Any, user: User, active: bool) -> None:
+def do_set_active(actor: Actor, user: User, active: bool) -> None:
     with audited(
         actor,
-        "accounts.activate_user" if active else "accounts.deactivate_user",
+        Action.ACTIVATE_USER if active else Action.DEACTIVATE_USER,
         perm=Perm.MANAGE_USERS,
         target=user.username,
     ):
@@ -44,13 +45,13 @@ def do_set_active(actor: Any, user: User, active: bool) -> None:
         user.save(update_fields=["is_active"])
 
 
-def do_set_clusters(actor: Any, user: User, clusters: list[Any]) -> None:
+def do_set_clusters(actor: Actor, user: User, clusters: list[Any]) -> None:
     """The clusters a Requester sees (others see every cluster). Replaces the previous set."""
     from clusters.models import ClusterAccess
 
     with audited(
         actor,
-        "accounts.set_clusters",
+        Action.SET_CLUSTERS,
         perm=Perm.MANAGE_USERS,
         target=user.username,
         parameters={

@@ -10,17 +10,18 @@ from django.dispatch import receiver
 
 from audit.actions import record
 from audit.models import AuditEntry
+from audit.names import Action
 
 
 @receiver(user_logged_in, dispatch_uid="audit.login")
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    record(user, "accounts.login", AuditEntry.Outcome.SUCCEEDED, target=user.get_username())
+    record(user, Action.LOGIN, AuditEntry.Outcome.SUCCEEDED, target=user.get_username())
 
 
 @receiver(user_logged_out, dispatch_uid="audit.logout")
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        record(user, "accounts.logout", AuditEntry.Outcome.SUCCEEDED, target=user.get_username())
+        record(user, Action.LOGOUT, AuditEntry.Outcome.SUCCEEDED, target=user.get_username())
 
 
 @receiver(user_login_failed, dispatch_uid="audit.login_failed")
@@ -28,7 +29,7 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
     username = str(credentials.get("username", ""))[:150]
     record(
         None,
-        "accounts.login",
+        Action.LOGIN,
         AuditEntry.Outcome.FAILED,
         target=username,
         actor_name=username,
@@ -42,7 +43,7 @@ def _locked_out(
 ) -> None:
     record(
         None,
-        "accounts.lockout",
+        Action.LOCKOUT,
         AuditEntry.Outcome.DENIED,
         target=username or "",
         actor_name=username or "",

@@ -2,7 +2,7 @@
 
 An action (``do_*``) checks its permission, runs the change, and records the outcome in one place:
 
-    with audited(actor, "nodes.add_node", perm=Perm.ADD_NODE, cluster=cluster, target=addr) as entry:
+    with audited(actor, Action.ADD_NODE, perm=Perm.ADD_NODE, cluster=cluster, target=addr) as entry:
         entry.parameters["groupid"] = groupid
         node_id = citus.nodes.add_node(...)
 
@@ -26,7 +26,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from audit import chain
+from audit import chain, names
 from audit.models import AuditEntry
 from citusadmin import request_context
 from citusadmin.citus.connection import capture_sql
@@ -69,6 +69,8 @@ def record(
     job_id: int | None = None,
     actor_name: str | None = None,
 ) -> AuditEntry:
+    if not names.known(action):  # a programming error: every name is declared in audit.names
+        raise ValueError(f"undeclared audit action {action!r}: declare it in audit.names")
     ctx = request_context.current()
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     entry = AuditEntry(
@@ -80,7 +82,7 @@ def record(
         request_id=ctx.request_id,
         cluster_id=getattr(cluster, "pk", None),
         cluster_name=getattr(cluster, "name", ""),
-        action=action,
+        action=str(action),
         target=target[:300],
         # stored as JSON: normalise now, so the hash is computed over what will be read back
         parameters=json.loads(json.dumps(parameters or {}, default=str)),

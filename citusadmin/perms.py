@@ -9,6 +9,7 @@ together with the roles in ``accounts.roles``.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 
 class Perm(StrEnum):
@@ -63,3 +64,13 @@ def declared_permissions() -> set[str]:
         found.update(f"{meta.app_label}.{codename}" for codename, _ in meta.permissions)
         found.update(f"{meta.app_label}.{action}_{meta.model_name}" for action in meta.default_permissions)
     return found
+
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractUser, AnonymousUser
+
+    # Who acts: the request's user (actions check their permission, refuse the anonymous one, and name
+    # them in the audit trail).
+    Actor = AbstractUser | AnonymousUser
+else:
+    Actor = object

@@ -8,11 +8,12 @@ from django.utils import timezone
 
 from audit.actions import audited, record
 from audit.models import AuditEntry
+from audit.names import Action
 from citusadmin.citus import capabilities as caps_mod
 from citusadmin.citus import errors, extension
 from citusadmin.citus.connection import close_pools, session
 from citusadmin.citus.probe import ConnectionReport, check_connection
-from citusadmin.perms import Perm
+from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster, ClusterProbe
 
 
@@ -23,8 +24,8 @@ def _safe_params(cluster: Cluster) -> dict[str, Any]:
     return params
 
 
-def do_register_cluster(actor: Any, fields: dict[str, Any], password: str = "") -> Cluster:
-    with audited(actor, "clusters.register", perm=Perm.MANAGE_CLUSTER, target=fields.get("name", "")) as entry:
+def do_register_cluster(actor: Actor, fields: dict[str, Any], password: str = "") -> Cluster:
+    with audited(actor, Action.REGISTER_CLUSTER, perm=Perm.MANAGE_CLUSTER, target=fields.get("name", "")) as entry:
         cluster = Cluster(**fields)
         cluster.set_password(password)
         cluster.save()
@@ -33,9 +34,9 @@ def do_register_cluster(actor: Any, fields: dict[str, Any], password: str = "") 
 
 
 def do_update_cluster(
-    actor: Any, cluster: Cluster, fields: dict[str, Any], password: str = "", clear_password: bool = False
+    actor: Actor, cluster: Cluster, fields: dict[str, Any], password: str = "", clear_password: bool = False
 ) -> Cluster:
-    with audited(actor, "clusters.update", perm=Perm.MANAGE_CLUSTER, cluster=cluster, target=cluster.name) as entry:
+    with audited(actor, Action.UPDATE_CLUSTER, perm=Perm.MANAGE_CLUSTER, cluster=cluster, target=cluster.name) as entry:
         for key, value in fields.items():
             setattr(cluster, key, value)
         if password:
@@ -49,10 +50,10 @@ def do_update_cluster(
     return cluster
 
 
-def do_delete_cluster(actor: Any, cluster: Cluster) -> None:
+def do_delete_cluster(actor: Actor, cluster: Cluster) -> None:
     """Unregisters the cluster from the console. Nothing is sent to the cluster itself."""
     pk = cluster.pk
-    with audited(actor, "clusters.delete", perm=Perm.MANAGE_CLUSTER, cluster=cluster, target=cluster.name):
+    with audited(actor, Action.DELETE_CLUSTER, perm=Perm.MANAGE_CLUSTER, cluster=cluster, target=cluster.name):
         cluster.delete()
     close_pools(prefix=f"{pk}:")
 
@@ -75,7 +76,7 @@ def _store_probe(cluster: Cluster, report: ConnectionReport | None, error: error
     ClusterProbe.objects.update_or_create(cluster=cluster, defaults=values)
 
 
-def do_test_connection(actor: Any, cluster: Cluster) -> ConnectionReport:
+def do_test_connection(actor: Actor, cluster: Cluster) -> ConnectionReport:
     """Connects directly, reports the Citus version and topology or the exact reason it failed.
 
     The outcome is stored as the cluster's latest probe either way; a failure is re-raised.
@@ -83,7 +84,7 @@ def do_test_connection(actor: Any, cluster: Cluster) -> ConnectionReport:
     report: ConnectionReport | None = None
     with audited(
         actor,
-        "clusters.test_connection",
+        Action.TEST_CONNECTION,
         perm=Perm.TEST_CONNECTION,
         cluster=cluster,
         target=cluster.address,
@@ -113,12 +114,12 @@ def probe_cluster(cluster: Cluster) -> ClusterProbe:
     return ClusterProbe.objects.get(cluster=cluster)
 
 
-def do_create_extension(actor: Any, cluster: Cluster) -> bool:
+def do_create_extension(actor: Actor, cluster: Cluster) -> bool:
     """``CREATE EXTENSION IF NOT EXISTS citus`` on the coordinator's database, after pre-checks."""
     target = cluster.target()
     with audited(
         actor,
-        "clusters.create_extension",
+        Action.CREATE_EXTENSION,
         perm=Perm.CREATE_EXTENSION,
         cluster=cluster,
         target=f"{cluster.address}/{cluster.dbname}",
@@ -136,7 +137,7 @@ def do_create_extension(actor: Any, cluster: Cluster) -> bool:
 def record_sandbox_registration(cluster: Cluster) -> None:
     record(
         None,
-        "clusters.register_sandbox",
+        Action.REGISTER_SANDBOX,
         AuditEntry.Outcome.SUCCEEDED,
         cluster=cluster,
         target=cluster.address,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.actions import audited, record
 from audit.models import AuditEntry
+from audit.names import JobEvent, job_action
 from citusadmin.broker import BrokerUnavailable, publish
 from citusadmin.citus import errors, rebalance
 from citusadmin.citus.connection import session
-from citusadmin.perms import Perm
+from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster
 from jobs import state
 from jobs.kinds import JobKind, Mode, Params, kind
@@ -29,7 +33,7 @@ class JobAlreadyRunning(errors.Refused):
 
 
 def do_start_job(
-    actor: Any,
+    actor: Actor,
     cluster: Cluster,
     job_kind: JobKind | str,
     parameters: Params | dict[str, Any],
@@ -45,7 +49,7 @@ def do_start_job(
     audit_parameters = {**parameters, "requested_by": actor.get_username()} if approved_by else parameters
     with audited(
         authoriser,
-        f"jobs.{spec.name}.start",
+        job_action(spec.name, JobEvent.START),
         perm=spec.perm,
         cluster=cluster,
         target=target,
@@ -59,7 +63,7 @@ def do_start_job(
                     lock=spec.lock,
                     target=target,
                     parameters=parameters,
-                    actor=actor,
+                    actor=cast("User", actor),  # audited() refused an anonymous one
                     actor_name=actor.get_username(),
                     approved_by=approved_by,
                 )
@@ -74,7 +78,7 @@ def do_start_job(
         state.finish(job, Job.State.FAILED, error=exc.as_text())
         record(
             authoriser,
-            f"jobs.{spec.name}.queue",
+            job_action(spec.name, JobEvent.QUEUE),
             AuditEntry.Outcome.FAILED,
             cluster=cluster,
             target=target,
@@ -85,11 +89,11 @@ def do_start_job(
     return job
 
 
-def do_cancel_job(actor: Any, job: Job) -> Job:
+def do_cancel_job(actor: Actor, job: Job) -> Job:
     """Recorded first (the row says cancelling), then Citus is told: citus_job_cancel for a Citus
     background job, pg_cancel_backend for blocking work. Finished moves are kept either way."""
     with audited(
-        actor, f"jobs.{job.kind}.cancel", perm=Perm.CANCEL_JOB, cluster=job.cluster, target=job.target
+        actor, job_action(job.kind, JobEvent.CANCEL), perm=Perm.CANCEL_JOB, cluster=job.cluster, target=job.target
     ) as entry:
         entry.job_id = job.pk
         job.refresh_from_db()
@@ -109,7 +113,7 @@ def do_cancel_job(actor: Any, job: Job) -> Job:
     if statement is not None:
         with audited(
             actor,
-            f"jobs.{job.kind}.cancel_sent",
+            job_action(job.kind, JobEvent.CANCEL_SENT),
             perm=Perm.CANCEL_JOB,
             cluster=job.cluster,
             target=job.target,

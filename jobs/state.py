@@ -22,6 +22,7 @@ from psycopg import sql
 
 from audit.actions import record
 from audit.models import AuditEntry
+from audit.names import JobEvent, job_action
 from citusadmin import request_context
 from citusadmin.citus.connection import Session
 from citusadmin.citus.errors import CitusError
@@ -87,7 +88,7 @@ def finish(job: Job, state: str, *, error: str = "", summary: str = "") -> None:
     try:
         record(
             job.actor,
-            f"jobs.{job.kind}.end",
+            job_action(job.kind, JobEvent.END),
             AuditEntry.Outcome.SUCCEEDED if state == Job.State.SUCCEEDED else AuditEntry.Outcome.FAILED,
             cluster=job.cluster,
             target=job.target,
@@ -117,7 +118,7 @@ def _record_statement(job: Job, text: str, error: CitusError | None, duration_ms
     approved = {"approved_by": job.approved_by.get_username()} if job.approved_by_id and job.approved_by else {}
     record(
         job.actor,
-        f"jobs.{job.kind}.statement",
+        job_action(job.kind, JobEvent.STATEMENT),
         AuditEntry.Outcome.FAILED if error else AuditEntry.Outcome.SUCCEEDED,
         cluster=job.cluster,
         target=job.target,

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from audit.actions import audited
+from audit.names import Action
 from citusadmin.citus import monitoring
 from citusadmin.citus.connection import session
-from citusadmin.perms import Perm
+from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster
 from monitoring.models import Collection
 
 
-def do_refresh_now(actor: Any, cluster: Cluster) -> bool:
+def do_refresh_now(actor: Actor, cluster: Cluster) -> bool:
     """Queue a collection of this cluster now (the collector, not the request, talks to the nodes).
     False when one is already queued: pressing the button again adds nothing to the queue."""
     from monitoring.tasks import queue_collection
 
     with audited(
         actor,
-        "monitoring.collect_now",
+        Action.COLLECT_NOW,
         perm=Perm.COLLECT_NOW,
         cluster=cluster,
         target=cluster.name,
@@ -30,16 +29,15 @@ def do_refresh_now(actor: Any, cluster: Cluster) -> bool:
     return queued
 
 
-def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminate: bool) -> bool:
+def do_signal_backend(actor: Actor, cluster: Cluster, global_pid: int, *, terminate: bool) -> bool:
     """pg_cancel_backend / pg_terminate_backend by global pid: Citus routes it to the node that runs it.
     The audit entry records the session as the cluster reported it just before (user, node, state,
     query), never what the browser posted. Returns what PostgreSQL answered (False: no such backend
     any more, or not allowed)."""
-    verb = "terminate_session" if terminate else "cancel_session"
     statement = (monitoring.terminate_sql if terminate else monitoring.cancel_sql)(global_pid)
     with audited(
         actor,
-        f"monitoring.{verb}",
+        Action.TERMINATE_SESSION if terminate else Action.CANCEL_SESSION,
         perm=Perm.TERMINATE_SESSION if terminate else Perm.CANCEL_SESSION,
         cluster=cluster,
         target=f"global pid {global_pid}",
@@ -68,12 +66,12 @@ def do_signal_backend(actor: Any, cluster: Cluster, global_pid: int, *, terminat
     return signalled
 
 
-def do_reset_stats(actor: Any, cluster: Cluster, *, tenants: bool) -> None:
+def do_reset_stats(actor: Actor, cluster: Cluster, *, tenants: bool) -> None:
     statement = monitoring.reset_tenants_sql() if tenants else monitoring.reset_statements_sql()
     with (
         audited(
             actor,
-            "monitoring.reset_tenant_stats" if tenants else "monitoring.reset_query_stats",
+            Action.RESET_TENANT_STATS if tenants else Action.RESET_QUERY_STATS,
             perm=Perm.RESET_STATS,
             cluster=cluster,
             target=cluster.name,

@@ -8,11 +8,12 @@ from typing import Any
 from psycopg import sql
 
 from audit.actions import audited
+from audit.names import Action
 from citusadmin.citus import cleanup, errors
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import session
 from citusadmin.citus.nodes import Node
-from citusadmin.perms import Perm
+from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster
 
 
@@ -30,7 +31,7 @@ def _find(sess: Any, nodeid: int) -> Node:
 
 
 def do_add_node(
-    actor: Any,
+    actor: Actor,
     cluster: Cluster,
     host: str,
     port: int,
@@ -43,7 +44,7 @@ def do_add_node(
     params = {"host": host, "port": port, "groupid": groupid, "role": role, "nodecluster": nodecluster}
     with audited(
         actor,
-        "nodes.add_node",
+        Action.ADD_NODE,
         perm=Perm.ADD_NODE,
         cluster=cluster,
         target=f"{host}:{port}",
@@ -63,7 +64,7 @@ def do_add_node(
 
 
 def _node_operation(
-    actor: Any,
+    actor: Actor,
     cluster: Cluster,
     nodeid: int,
     *,
@@ -87,59 +88,59 @@ def _node_operation(
     return node
 
 
-def do_activate_node(actor: Any, cluster: Cluster, nodeid: int) -> Node:
+def do_activate_node(actor: Actor, cluster: Cluster, nodeid: int) -> Node:
     return _node_operation(
         actor,
         cluster,
         nodeid,
-        action="nodes.activate_node",
+        action=Action.ACTIVATE_NODE,
         perm=Perm.ACTIVATE_NODE,
         build=lambda n: citus_nodes.activate_node_sql(n.nodename, n.nodeport),
         parameters={},
     )
 
 
-def do_disable_node(actor: Any, cluster: Cluster, nodeid: int) -> Node:
+def do_disable_node(actor: Actor, cluster: Cluster, nodeid: int) -> Node:
     return _node_operation(
         actor,
         cluster,
         nodeid,
-        action="nodes.disable_node",
+        action=Action.DISABLE_NODE,
         perm=Perm.DISABLE_NODE,
         build=lambda n: citus_nodes.disable_node_sql(n.nodename, n.nodeport),
         parameters={},
     )
 
 
-def do_set_should_have_shards(actor: Any, cluster: Cluster, nodeid: int, value: bool) -> Node:
+def do_set_should_have_shards(actor: Actor, cluster: Cluster, nodeid: int, value: bool) -> Node:
     return _node_operation(
         actor,
         cluster,
         nodeid,
-        action="nodes.set_should_have_shards",
+        action=Action.SET_SHOULD_HAVE_SHARDS,
         perm=Perm.SET_SHOULD_HAVE_SHARDS,
         build=lambda n: citus_nodes.set_should_have_shards_sql(n.nodename, n.nodeport, value),
         parameters={"shouldhaveshards": value},
     )
 
 
-def do_update_node(actor: Any, cluster: Cluster, nodeid: int, new_host: str, new_port: int) -> Node:
+def do_update_node(actor: Actor, cluster: Cluster, nodeid: int, new_host: str, new_port: int) -> Node:
     return _node_operation(
         actor,
         cluster,
         nodeid,
-        action="nodes.update_node",
+        action=Action.UPDATE_NODE,
         perm=Perm.UPDATE_NODE,
         build=lambda n: citus_nodes.update_node_sql(n.nodeid, new_host, new_port),
         parameters={"new_host": new_host, "new_port": new_port},
     )
 
 
-def do_set_coordinator_host(actor: Any, cluster: Cluster, host: str, port: int) -> None:
+def do_set_coordinator_host(actor: Actor, cluster: Cluster, host: str, port: int) -> None:
     with (
         audited(
             actor,
-            "nodes.set_coordinator_host",
+            Action.SET_COORDINATOR_HOST,
             perm=Perm.SET_COORDINATOR_HOST,
             cluster=cluster,
             target=f"{host}:{port}",
@@ -162,7 +163,7 @@ def removal_refusal(node: Node) -> str | None:
     return None
 
 
-def do_remove_node(actor: Any, cluster: Cluster, nodeid: int, *, force: bool = False) -> Node:
+def do_remove_node(actor: Actor, cluster: Cluster, nodeid: int, *, force: bool = False) -> Node:
     """Safe by default: refuses while the node holds data. ``force`` sends citus_remove_node anyway;
     Citus still refuses when the node holds a shard's only placement, and its message is shown."""
 
@@ -177,7 +178,7 @@ def do_remove_node(actor: Any, cluster: Cluster, nodeid: int, *, force: bool = F
         actor,
         cluster,
         nodeid,
-        action="nodes.remove_node",
+        action=Action.REMOVE_NODE,
         perm=Perm.REMOVE_NODE,
         build=lambda n: citus_nodes.remove_node_sql(n.nodename, n.nodeport),
         parameters={"force": force},
@@ -189,11 +190,11 @@ def preview_sql(statement: sql.Composed) -> str:
     return citus_nodes.render(statement)
 
 
-def do_run_cleanup(actor: Any, cluster: Cluster) -> int:
+def do_run_cleanup(actor: Actor, cluster: Cluster) -> int:
     """CALL citus_cleanup_orphaned_resources(): Citus drops what it can reach now. Returns the records left."""
     with (
         audited(
-            actor, "nodes.run_cleanup", perm=Perm.REMOVE_NODE, cluster=cluster, target=cluster.name, atomic=False
+            actor, Action.RUN_CLEANUP, perm=Perm.REMOVE_NODE, cluster=cluster, target=cluster.name, atomic=False
         ) as entry,
         session(cluster.target()) as sess,
     ):
@@ -203,14 +204,14 @@ def do_run_cleanup(actor: Any, cluster: Cluster) -> int:
     return left
 
 
-def do_forget_orphaned_cleanup(actor: Any, cluster: Cluster, record_ids: list[int]) -> int:
+def do_forget_orphaned_cleanup(actor: Actor, cluster: Cluster, record_ids: list[int]) -> int:
     """Delete cleanup records whose node group no longer exists (their objects went with the node;
     nothing can drop them, and they break the next move of their shards). Only the previewed records,
     and only while their group is still gone. Returns how many were deleted."""
     with (
         audited(
             actor,
-            "nodes.forget_cleanup_records",
+            Action.FORGET_CLEANUP_RECORDS,
             perm=Perm.REMOVE_NODE,
             cluster=cluster,
             target=cluster.name,

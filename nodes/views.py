@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.actions import ensure_permission
+from audit.names import Action
 from citusadmin.broker import BrokerUnavailable
 from citusadmin.citus import cleanup as citus_cleanup
 from citusadmin.citus import nodes as citus_nodes
@@ -295,7 +296,12 @@ def cleanup_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
     op = ""
     if request.method == "POST":  # every change here is topology: Admins only, refusals audited
         op = choice_param(request.POST, "op", ("run", "forget"), "forget")
-        ensure_permission(request.user, Perm.REMOVE_NODE, action=f"nodes.cleanup_{op}", cluster=cluster)
+        ensure_permission(
+            request.user,
+            Perm.REMOVE_NODE,
+            action=Action.FORGET_CLEANUP_RECORDS if op == "forget" else Action.RUN_CLEANUP,
+            cluster=cluster,
+        )
     if op == "run":
         try:
             left = actions.do_run_cleanup(request.user, cluster)

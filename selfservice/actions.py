@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from django.db import transaction
 from django.urls import reverse
@@ -10,8 +13,9 @@ from django.utils import timezone
 
 from audit.actions import audited, ensure_permission, record
 from audit.models import AuditEntry
+from audit.names import Action
 from citusadmin.citus import errors
-from citusadmin.perms import Perm
+from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster
 from jobs.actions import do_start_job
 from selfservice import notify, plans
@@ -27,12 +31,12 @@ def _url(request: ChangeRequest) -> str:
 
 
 def do_submit(
-    actor: Any, cluster: Cluster, kind: str, params: dict[str, Any], reason: str, plan: plans.Plan
+    actor: Actor, cluster: Cluster, kind: str, params: dict[str, Any], reason: str, plan: plans.Plan
 ) -> ChangeRequest:
     """Saved even when the pre-check fails (it cannot be approved until it passes again)."""
     with audited(
         actor,
-        "selfservice.request",
+        Action.REQUEST_CHANGE,
         perm=Perm.REQUEST_CHANGE,
         cluster=cluster,
         target=plan.target,
@@ -48,7 +52,7 @@ def do_submit(
             problems=plan.problems,
             warnings=plan.warnings,
             checked_at=timezone.now(),
-            requested_by=actor,
+            requested_by=cast("User", actor),  # audited() refused an anonymous one
             requested_by_name=actor.get_username(),
         )
         entry.result = f"request {change.pk}"
@@ -61,7 +65,7 @@ def do_submit(
     return change
 
 
-def do_recheck(actor: Any, change: ChangeRequest) -> plans.Plan:
+def do_recheck(actor: Actor, change: ChangeRequest) -> plans.Plan:
     """Run the pre-check again on the cluster as it is now and store what it says."""
     plan = plans.plan(change.cluster, change.kind, change.parameters)
     ChangeRequest.objects.filter(pk=change.pk).update(
@@ -71,7 +75,7 @@ def do_recheck(actor: Any, change: ChangeRequest) -> plans.Plan:
     return plan
 
 
-def _four_eyes(actor: Any, change: ChangeRequest, action: str) -> None:
+def _four_eyes(actor: Actor, change: ChangeRequest, action: str) -> None:
     ensure_permission(actor, Perm.DECIDE_CHANGE, action=action, cluster=change.cluster, target=change.target)
     if change.requested_by_id == actor.pk:
         record(
@@ -86,11 +90,11 @@ def _four_eyes(actor: Any, change: ChangeRequest, action: str) -> None:
         raise OwnRequest("You asked for this change: another Admin must decide on it (four eyes).")
 
 
-def do_approve(actor: Any, change: ChangeRequest, comment: str) -> ChangeRequest:
-    _four_eyes(actor, change, "selfservice.approve")
+def do_approve(actor: Actor, change: ChangeRequest, comment: str) -> ChangeRequest:
+    _four_eyes(actor, change, Action.APPROVE)
     with audited(
         actor,
-        "selfservice.approve",
+        Action.APPROVE,
         perm=Perm.DECIDE_CHANGE,
         cluster=change.cluster,
         target=change.target,
@@ -143,11 +147,11 @@ def do_approve(actor: Any, change: ChangeRequest, comment: str) -> ChangeRequest
     return change
 
 
-def do_reject(actor: Any, change: ChangeRequest, comment: str) -> ChangeRequest:
-    _four_eyes(actor, change, "selfservice.reject")
+def do_reject(actor: Actor, change: ChangeRequest, comment: str) -> ChangeRequest:
+    _four_eyes(actor, change, Action.REJECT)
     with audited(
         actor,
-        "selfservice.reject",
+        Action.REJECT,
         perm=Perm.DECIDE_CHANGE,
         cluster=change.cluster,
         target=change.target,
@@ -174,11 +178,11 @@ def do_reject(actor: Any, change: ChangeRequest, comment: str) -> ChangeRequest:
     return change
 
 
-def do_withdraw(actor: Any, change: ChangeRequest) -> None:
+def do_withdraw(actor: Actor, change: ChangeRequest) -> None:
     if change.requested_by_id != actor.pk:
         record(
             actor,
-            "selfservice.withdraw",
+            Action.WITHDRAW,
             AuditEntry.Outcome.DENIED,
             cluster=change.cluster,
             target=change.target,
@@ -187,7 +191,7 @@ def do_withdraw(actor: Any, change: ChangeRequest) -> None:
         raise errors.Refused("Only the requester can withdraw a request.")
     with audited(
         actor,
-        "selfservice.withdraw",
+        Action.WITHDRAW,
         perm=Perm.REQUEST_CHANGE,
         cluster=change.cluster,
         target=change.target,

@@ -7,13 +7,14 @@ from typing import Any
 from psycopg import sql
 
 from audit.actions import audited
+from audit.names import Action
 from citusadmin.citus.connection import session
-from citusadmin.perms import Perm
+from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster
 
 
 def _run(
-    actor: Any,
+    actor: Actor,
     cluster: Cluster,
     action: str,
     perm: Perm,
@@ -36,20 +37,22 @@ def _run(
 
 
 def do_distribute(
-    actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
+    actor: Actor, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
 ) -> list[str]:
-    return _run(actor, cluster, "tables.distribute_table", Perm.DISTRIBUTE_TABLE, qualified, statement, parameters)
+    return _run(actor, cluster, Action.DISTRIBUTE_TABLE, Perm.DISTRIBUTE_TABLE, qualified, statement, parameters)
 
 
-def do_make_reference(actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed) -> list[str]:
-    return _run(actor, cluster, "tables.make_reference_table", Perm.MAKE_REFERENCE_TABLE, qualified, statement, {})
+def do_make_reference(actor: Actor, cluster: Cluster, qualified: str, statement: sql.Composed) -> list[str]:
+    return _run(actor, cluster, Action.MAKE_REFERENCE_TABLE, Perm.MAKE_REFERENCE_TABLE, qualified, statement, {})
 
 
-def do_undistribute(actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, cascade: bool) -> list[str]:
+def do_undistribute(
+    actor: Actor, cluster: Cluster, qualified: str, statement: sql.Composed, cascade: bool
+) -> list[str]:
     return _run(
         actor,
         cluster,
-        "tables.undistribute_table",
+        Action.UNDISTRIBUTE_TABLE,
         Perm.UNDISTRIBUTE_TABLE,
         qualified,
         statement,
@@ -58,12 +61,12 @@ def do_undistribute(actor: Any, cluster: Cluster, qualified: str, statement: sql
 
 
 def do_add_to_metadata(
-    actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, cascade: bool
+    actor: Actor, cluster: Cluster, qualified: str, statement: sql.Composed, cascade: bool
 ) -> list[str]:
     return _run(
         actor,
         cluster,
-        "tables.add_table_to_metadata",
+        Action.ADD_TABLE_TO_METADATA,
         Perm.ADD_TABLE_TO_METADATA,
         qualified,
         statement,
@@ -72,12 +75,12 @@ def do_add_to_metadata(
 
 
 def do_distribute_schema(
-    actor: Any, cluster: Cluster, schema: str, statement: sql.Composed, undistribute: bool
+    actor: Actor, cluster: Cluster, schema: str, statement: sql.Composed, undistribute: bool
 ) -> list[str]:
     return _run(
         actor,
         cluster,
-        "tables.undistribute_schema" if undistribute else "tables.distribute_schema",
+        Action.UNDISTRIBUTE_SCHEMA if undistribute else Action.DISTRIBUTE_SCHEMA,
         Perm.DISTRIBUTE_SCHEMA,
         schema,
         statement,
@@ -86,12 +89,12 @@ def do_distribute_schema(
 
 
 def do_grant(
-    actor: Any, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
+    actor: Actor, cluster: Cluster, qualified: str, statement: sql.Composed, parameters: dict[str, Any]
 ) -> list[str]:
     return _run(
         actor,
         cluster,
-        "tables.grant_privileges",
+        Action.GRANT_PRIVILEGES,
         Perm.GRANT_PRIVILEGES,
         qualified,
         statement,

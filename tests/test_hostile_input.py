@@ -147,7 +147,7 @@ def _ids(cluster: Cluster, request: Any) -> dict[str, int]:
 
     other = request.getfixturevalue("second_admin")
     job = Job.objects.create(cluster=cluster, kind="rebalance", state=Job.State.SUCCEEDED, actor_name="x")
-    entry = record(None, "test.walk", "succeeded", cluster=cluster)
+    entry = record(None, "clusters.update", "succeeded", cluster=cluster)
     relid = request.getfixturevalue("walk_table") if cluster.port != 1 else 1
     return {
         "cluster_id": cluster.pk,

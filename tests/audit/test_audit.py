@@ -10,7 +10,7 @@ from audit.models import AppendOnlyError, AuditEntry
 
 
 def test_entries_cannot_be_changed_or_deleted_through_the_app(db, admin):
-    entry = record(admin, "test.action", "succeeded", target="x")
+    entry = record(admin, "clusters.update", "succeeded", target="x")
     entry.target = "y"
     with pytest.raises(AppendOnlyError):
         entry.save()
@@ -26,7 +26,7 @@ def test_entries_cannot_be_changed_or_deleted_through_the_app(db, admin):
 def test_postgresql_refuses_update_and_delete(db, admin):
     if connection.vendor != "postgresql":
         pytest.skip("the database-level guard is PostgreSQL's (CITUSADMIN_DATABASE_URL)")
-    entry = record(admin, "test.action", "succeeded")
+    entry = record(admin, "clusters.update", "succeeded")
     for statement in (
         "UPDATE audit_auditentry SET target = 'forged' WHERE id = %s",
         "DELETE FROM audit_auditentry WHERE id = %s",
@@ -82,7 +82,15 @@ def test_an_action_waiting_on_the_cluster_does_not_block_other_writers(transacti
 
     def slow() -> None:
         try:
-            _run(admin, cluster_row, "test.slow", "tables.grant_privileges", "x", sql.SQL("SELECT pg_sleep(3)"), {})
+            _run(
+                admin,
+                cluster_row,
+                "tables.undistribute_schema",
+                "tables.grant_privileges",
+                "x",
+                sql.SQL("SELECT pg_sleep(3)"),
+                {},
+            )
         finally:
             connections.close_all()
             done.set()
@@ -91,7 +99,7 @@ def test_an_action_waiting_on_the_cluster_does_not_block_other_writers(transacti
     thread.start()
     clock.sleep(0.5)
     started = clock.monotonic()
-    record(admin, "test.other_writer", "succeeded")  # another request writing meanwhile
+    record(admin, "clusters.update", "succeeded")  # another request writing meanwhile
     assert clock.monotonic() - started < 1.5
     thread.join()
-    assert AuditEntry.objects.get(action="test.slow").outcome == "succeeded"
+    assert AuditEntry.objects.get(action="tables.undistribute_schema").outcome == "succeeded"

@@ -14,7 +14,7 @@ from audit.models import AuditEntry
 
 
 def _entries(actor, n=5):
-    return [record(actor, f"test.action.{i}", "succeeded", target=f"t{i}", parameters={"i": i}) for i in range(n)]
+    return [record(actor, "clusters.update", "succeeded", target=f"t{i}", parameters={"i": i}) for i in range(n)]
 
 
 def _raw(sql: str, params: list) -> None:
@@ -67,7 +67,7 @@ def test_concurrent_writers_cannot_fork_the_chain(transactional_db, admin):
     def write(n: int) -> None:
         try:
             for i in range(15):
-                record(admin, f"concurrent.{n}.{i}", "succeeded")
+                record(admin, "clusters.update", "succeeded", target=f"concurrent.{n}.{i}")
         finally:
             connections.close_all()
 
@@ -76,7 +76,7 @@ def test_concurrent_writers_cannot_fork_the_chain(transactional_db, admin):
         t.start()
     for t in threads:
         t.join()
-    assert AuditEntry.objects.filter(action__startswith="concurrent.").count() == 90
+    assert AuditEntry.objects.filter(target__startswith="concurrent.").count() == 90
     result = verify()
     assert result.ok, result
     hashes = list(AuditEntry.objects.values_list("prev_hash", flat=True))

@@ -113,8 +113,8 @@ def test_the_export_link_holds_exactly_the_rows_on_the_page(client, auditor, db)
     from urllib.parse import urlencode
 
     for i in range(8):
-        record(None, "jobs.x", "succeeded", actor_name="sec.ops+1", target=f"t{i}")
-    record(None, "jobs.y", "denied", actor_name="other", target="a&outcome=denied")
+        record(None, "jobs.vacuum.end", "succeeded", actor_name="sec.ops+1", target=f"t{i}")
+    record(None, "jobs.analyze.end", "denied", actor_name="other", target="a&outcome=denied")
     client.force_login(auditor)
     for filters, expected in (
         ({"actor": "sec.ops+1"}, 8),

@@ -169,3 +169,15 @@ def test_views_never_open_a_cluster_session():
                 if isinstance(node, ast.ImportFrom) and node.module == "citusadmin.citus.connection":
                     offenders.append(f"{path.relative_to(ROOT)} imports {[a.name for a in node.names]}")
     assert offenders == []
+
+
+def test_the_audit_trail_takes_declared_action_names_only(db):
+    from audit.actions import record
+    from audit.names import Action, JobEvent, job_action, known
+    from citusadmin.perms import Perm
+
+    assert known(Action.ADD_NODE) and known(Perm.ADD_NODE)  # a refusal names the missing permission
+    assert known(job_action("rebalance", JobEvent.START)) and not known("jobs.no_such_kind.start")
+    assert not known("jobs.rebalance.exploded") and not known("nodes.add_nod")
+    with pytest.raises(ValueError, match=r"undeclared audit action 'nodes\.add_nod'"):
+        record(None, "nodes.add_nod", "succeeded")

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from accounts.roles import ADMIN
 from audit.actions import record
 from audit.models import AuditEntry
+from audit.names import Action
 from citusadmin import request_context
 
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name=ADMIN))
         record(
             None,
-            "accounts.create_admin",
+            Action.CREATE_ADMIN,
             AuditEntry.Outcome.SUCCEEDED,
             target=username,
             actor_name="manage.py create_admin",
