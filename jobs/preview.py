@@ -95,11 +95,10 @@ def try_inline(cluster: Cluster, params: dict[str, Any], key: str) -> PlanResult
 def queue(cluster: Cluster, params: dict[str, Any], key: str) -> None:
     """Publish one computation per key at a time (pressing Preview again adds nothing)."""
     from citusadmin.broker import publish
-    from jobs.tasks import compute_rebalance_plan
 
     if caches["shared"].add(key + ":queued", 1, timeout=settings.CITUS_STATEMENT_TIMEOUT_MS // 1000 + 60):
         try:
-            publish(compute_rebalance_plan, cluster.pk, params, key)
+            publish("jobs.tasks.compute_rebalance_plan", cluster.pk, params, key)
         except Exception:
             caches["shared"].delete(key + ":queued")
             raise

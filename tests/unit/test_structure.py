@@ -19,34 +19,29 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _top_level_imports(path: Path, modules: set[str]) -> set[str]:
-    """Modules imported when this one is imported: top-level statements, not those inside functions
-    or under ``if TYPE_CHECKING``."""
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Every module this one imports, at the top or inside a function (an import moved into a function
+    to dodge a cycle is still a cycle), except under ``if TYPE_CHECKING``."""
     tree = ast.parse(path.read_text(), str(path))
-    found: set[str] = set()
     package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
-
-    def visit(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            if isinstance(node, (ast.If, ast.Try)):
-                visit(node.body)
-                visit(getattr(node, "orelse", []))
-                for handler in getattr(node, "handlers", []):
-                    visit(handler.body)
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")
-                    anchor = anchor[: len(anchor) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in node.names)
-
-    visit(tree.body)
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
     return {m for m in found if m in modules}
 
 
@@ -55,7 +50,7 @@ def _graph() -> dict[str, set[str]]:
     modules = {_module_name(p): p for p in files}
     graph = {}
     for name, path in modules.items():
-        deps = _top_level_imports(path, set(modules))
+        deps = _imports(path, set(modules))
         deps.discard(name)
         graph[name] = deps
     return graph
