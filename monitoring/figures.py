@@ -56,7 +56,7 @@ def locks(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster, opt
     if not prereq.has("citus_lock_waits"):
         return {"missing": ["This Citus version has no citus_lock_waits view."]}
     with monitoring.fanout(sess) as missing:
-        waits = monitoring.lock_waits(sess)
+        waits = monitoring.lock_waits(sess, blocked_processes=prereq.blocked_processes)
     return {"waits": waits, "unreachable": _missing(sess, missing)}
 
 

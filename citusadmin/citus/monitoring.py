@@ -43,6 +43,9 @@ class Prerequisites:
     relations: list[str]
     superuser: bool
     pg_monitor: bool
+    # the function behind citus_lock_waits: citus_internal.global_blocked_processes() (13.x) or
+    # citus_internal_global_blocked_processes() (12.x); None when neither exists
+    blocked_processes: str | None = None
 
     def has(self, view: str) -> bool:
         return view in self.relations
@@ -96,7 +99,9 @@ SELECT now() AS measured_at,
        ARRAY(SELECT c.relname::text FROM pg_class c
               WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relname = ANY({views})) AS relations,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-       pg_has_role(current_user, 'pg_monitor', 'member') AS pg_monitor
+       pg_has_role(current_user, 'pg_monitor', 'member') AS pg_monitor,
+       COALESCE(to_regprocedure('citus_internal.global_blocked_processes()')::text,
+                to_regprocedure('pg_catalog.citus_internal_global_blocked_processes()')::text) AS blocked_processes
 """
 ).format(views=sql.Literal(list(VIEWS)))
 
@@ -303,7 +308,22 @@ SELECT w.waiting_gpid, w.blocking_gpid, w.blocked_statement,
 """
 
 
-def lock_waits(sess: Session, *, limit: int = 200) -> list[LockWait]:
+# The wait edges alone: one fan-out. citus_lock_waits adds a second (citus_dist_stat_activity) and our
+# query a third, each waiting out the node timeout when a node hangs; most of the time there is no edge.
+_BLOCKED_FUNCTIONS = {
+    "citus_internal.global_blocked_processes()": sql.SQL("citus_internal.global_blocked_processes()"),
+    "citus_internal_global_blocked_processes()": sql.SQL("pg_catalog.citus_internal_global_blocked_processes()"),
+}
+
+
+def lock_waits(sess: Session, *, limit: int = 200, blocked_processes: str | None = None) -> list[LockWait]:
+    """Who waits for whom. With ``blocked_processes`` (from ``prerequisites``), first asks only for the
+    wait edges (one fan-out) and reads the statements and users only when there are some."""
+    function = _BLOCKED_FUNCTIONS.get(blocked_processes or "")
+    if function is not None:
+        edges = sess.scalar(sql.SQL("SELECT count(*) FROM {}").format(function))
+        if not edges:
+            return []
     return sess.fetch_all(_LOCK_WAITS, (limit,), row=LockWait)
 
 

@@ -100,10 +100,13 @@ def test_a_blocked_session_shows_in_lock_waits_and_can_be_cancelled(client, oper
             except psycopg.errors.QueryCanceled as exc:
                 outcome["result"] = f"cancelled: {exc}"
 
+    client.force_login(operator)
+    _, quiet, _ = _page(client, f"/c/{cluster_row.pk}/monitoring/locks/")
+    # offers, timeouts on, the wait edges (one fan-out; nothing waits, so no second), timeouts back
+    assert quiet == 4
     thread = threading.Thread(target=wait_for_lock)
     thread.start()
     try:
-        client.force_login(operator)
         deadline = time.monotonic() + 20
         page = ""
         while time.monotonic() < deadline:
@@ -112,7 +115,7 @@ def test_a_blocked_session_shows_in_lock_waits_and_can_be_cancelled(client, oper
                 break
             time.sleep(0.5)
         assert 'class="lock-wait"' in page and "SET v = 2" in page and "SET v = 1" in page
-        assert statements == 4  # offers, timeouts on, citus_lock_waits, timeouts back
+        assert statements == 5  # offers, timeouts on, the wait edges, citus_lock_waits, timeouts back
         waiting = page.split('class="lock-wait"')[1].split("<code>")[1].split("</code>")[0]
         response = client.post(
             f"/c/{cluster_row.pk}/monitoring/signal/", {"global_pid": waiting, "action": "cancel", "from": "locks"}
