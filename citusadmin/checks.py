@@ -43,3 +43,27 @@ def job_kinds_complete(app_configs: Any, **kwargs: Any) -> list[Error]:
         if problems:
             errors.append(Error(f"Job kind {name}: {'; '.join(problems)}.", id="citusadmin.E021"))
     return errors
+
+
+def audit_actions_declared(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """Audit action names (audit.names.Action) are unique, ``<app>.<verb>`` of an installed app, and
+    never a job kind's own namespace."""
+    from django.apps import apps
+
+    from audit.names import Action
+
+    errors = []
+    labels = {config.label for config in apps.get_app_configs()}
+    values = [a.value for a in Action]
+    for action in Action:
+        app, _, verb = action.value.partition(".")
+        if app not in labels or not verb or "." in verb or app == "jobs":
+            errors.append(
+                Error(
+                    f"Audit action {action.name} = {action.value!r} is not <installed app>.<verb>.",
+                    id="citusadmin.E022",
+                )
+            )
+    if len(set(values)) != len(values):
+        errors.append(Error("Two audit actions share a name.", id="citusadmin.E022"))
+    return errors

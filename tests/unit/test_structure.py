@@ -176,3 +176,19 @@ def test_the_audit_trail_takes_declared_action_names_only(db):
     assert not known("jobs.rebalance.exploded") and not known("nodes.add_nod")
     with pytest.raises(ValueError, match=r"undeclared audit action 'nodes\.add_nod'"):
         record(None, "nodes.add_nod", "succeeded")
+
+
+def test_the_start_up_checks_pass_and_name_a_bad_action(monkeypatch):
+    from audit import names
+    from citusadmin import checks
+
+    assert checks.permissions_declared(None) == []
+    assert checks.job_kinds_complete(None) == []
+    assert checks.audit_actions_declared(None) == []
+
+    class Bad(names.StrEnum):
+        TYPO = "nodez.add_node"
+
+    monkeypatch.setattr(names, "Action", Bad)
+    errors = checks.audit_actions_declared(None)
+    assert errors and errors[0].id == "citusadmin.E022" and "nodez.add_node" in errors[0].msg
