@@ -23,11 +23,12 @@ from monitoring.collector import latest_finished
 Options = dict[str, Any]
 
 
-def _missing(sess: Session, missing: list[int]) -> list[str]:
+def _missing(sess: Session, missing: list[int | str]) -> list[str]:
+    """The unreachable nodes by address (Citus names some by node id, some by host:port)."""
     if not missing:
         return []
-    names = monitoring.node_names(sess)
-    return [names.get(n, f"node {n}") for n in missing]
+    names = monitoring.node_names(sess) if any(isinstance(n, int) for n in missing) else {}
+    return [n if isinstance(n, str) else names.get(n, f"node {n}") for n in missing]
 
 
 def queries(sess: Session, prereq: monitoring.Prerequisites, cluster: Cluster, options: Options) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def health_checks(
         )
     collection = latest_finished(cluster)
     names = {n.nodeid: n.address for n in nodes}
-    unreachable = [names.get(n, f"node {n}") for n in missing]
+    unreachable = [n if isinstance(n, str) else names.get(n, f"node {n}") for n in missing]
     checks = health.evaluate(prereq, nodes, facts, unreachable, collection)
     return {
         "checks": checks,

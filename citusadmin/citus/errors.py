@@ -29,6 +29,7 @@ class CitusError(Exception):
         hint: str = "",
     ) -> None:
         self.user_message = user_message or self.default_message
+        self.position: int | None = None  # where PostgreSQL marked the error in the statement (1-based)
         self.sqlstate = sqlstate
         self.primary = primary
         self.detail = detail
@@ -227,7 +228,16 @@ def _diag(exc: psycopg.Error) -> tuple[str, str, str]:
 
 
 def translate(exc: BaseException, *, connecting: bool = False) -> CitusError:
-    """Turn a psycopg exception into a typed :class:`CitusError`."""
+    """Turn a psycopg exception into a typed :class:`CitusError` (with PostgreSQL's cursor position in
+    the statement, 1-based, when it gave one)."""
+    error = _translate(exc, connecting=connecting)
+    if isinstance(exc, psycopg.Error) and error.position is None:
+        position = exc.diag.statement_position
+        error.position = int(position) if position and str(position).isdigit() else None
+    return error
+
+
+def _translate(exc: BaseException, *, connecting: bool = False) -> CitusError:
     if isinstance(exc, CitusError):
         return exc
     if not isinstance(exc, psycopg.Error):

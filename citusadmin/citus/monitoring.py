@@ -113,24 +113,28 @@ def prerequisites(sess: Session) -> Prerequisites:
 
 
 @contextmanager
-def fanout(sess: Session) -> Iterator[list[int]]:
-    """Short timeouts for one statement that reaches every node; yields the node ids Citus could not
-    reach (filled from its warnings after the statement)."""
+def fanout(sess: Session) -> Iterator[list[int | str]]:
+    """Short timeouts for one statement that reaches every node; yields the nodes Citus could not reach
+    (filled from its warnings after the statement): node ids ("node with node id 3", from
+    run_command_on_all_nodes), or host:port ("connection to the remote node user@host:port failed",
+    from the wait-graph functions)."""
     statement_ms = settings.MONITORING_STATEMENT_TIMEOUT_MS
     node_ms = settings.MONITORING_NODE_TIMEOUT_MS
     sess.execute(
         "SELECT set_config('statement_timeout', %s, false), set_config('citus.node_connection_timeout', %s, false)",
         (str(statement_ms), str(node_ms)),
     )
-    missing: list[int] = []
+    missing: list[int | str] = []
     first_notice = len(sess.notices)
     try:
         yield missing
     finally:
         for notice in sess.notices[first_notice:]:
-            found = re.search(r"node with node id (\d+)", notice)
-            if found and int(found.group(1)) not in missing:
-                missing.append(int(found.group(1)))
+            by_id = re.search(r"node with node id (\d+)", notice)
+            by_address = re.search(r"remote node (?:[^@\s]+@)?([^\s:@]+:\d+)", notice)
+            node: int | str | None = int(by_id.group(1)) if by_id else (by_address.group(1) if by_address else None)
+            if node is not None and node not in missing:
+                missing.append(node)
         sess.execute(
             "SELECT set_config('statement_timeout', %s, false), set_config('citus.node_connection_timeout', %s, false)",
             (str(settings.CITUS_STATEMENT_TIMEOUT_MS), str(settings.CITUS_NODE_CONNECTION_TIMEOUT_MS)),

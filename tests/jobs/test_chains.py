@@ -126,4 +126,4 @@ def test_a_viewer_cannot_change_cleanup_records(client, viewer, cluster_row):
     client.force_login(viewer)
     assert client.get(f"/c/{cluster_row.pk}/cleanup/").status_code == 200
     assert client.post(f"/c/{cluster_row.pk}/cleanup/", {"op": "run"}).status_code == 403
-    assert AuditEntry.objects.filter(outcome="denied", action="nodes.cleanup_run").exists()
+    assert AuditEntry.objects.filter(outcome="denied", action="nodes.run_cleanup").exists()

@@ -115,7 +115,7 @@ class WorkerProcess:
             env=env,
             stdout=self._fh,
             stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=Path(__file__).resolve().parents[2],  # the repository (this file is tests/plugins/broker.py)
         )
 
     def wait_ready(self, timeout: float = 30) -> None:
