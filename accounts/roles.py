@@ -18,7 +18,7 @@ REQUESTER = "Requester"
 
 # An application team member: sees only the clusters granted to them by name, follows jobs there,
 # and asks for changes that an Admin approves.
-_REQUESTER = {Perm.VIEW_CLUSTER, Perm.VIEW_JOB, Perm.REQUEST_CHANGE}
+_REQUESTER = {Perm.VIEW_CLUSTER, Perm.VIEW_JOB, Perm.REQUEST_CHANGE, Perm.EXPLAIN_QUERY}
 _VIEWER = _REQUESTER | {Perm.VIEW_ALL_CLUSTERS, Perm.VIEW_MONITORING}
 _OPERATOR = _VIEWER | {
     Perm.TEST_CONNECTION,
@@ -28,6 +28,7 @@ _OPERATOR = _VIEWER | {
     Perm.CANCEL_JOB,
     Perm.CANCEL_SESSION,
     Perm.TERMINATE_SESSION,
+    Perm.EXPLAIN_ANALYZE,
 }
 _ADMIN = _OPERATOR | {
     Perm.ADD_NODE,

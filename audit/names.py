@@ -54,6 +54,8 @@ class Action(StrEnum):
     TERMINATE_SESSION = "monitoring.terminate_session"
     RESET_QUERY_STATS = "monitoring.reset_query_stats"
     RESET_TENANT_STATS = "monitoring.reset_tenant_stats"
+    EXPLAIN = "monitoring.explain"
+    EXPLAIN_ANALYZE = "monitoring.explain_analyze"
     # self-service
     REQUEST_CHANGE = "selfservice.request"
     APPROVE = "selfservice.approve"

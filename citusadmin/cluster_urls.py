@@ -67,6 +67,7 @@ urlpatterns = [
         path("monitoring/history/", monitoring.history, name="history"),
         path("monitoring/signal/", monitoring.signal, name="signal"),
         path("monitoring/reset/", monitoring.reset, name="reset"),
+        path("monitoring/workbench/", monitoring.workbench, name="workbench"),
     ),
     # a new change request
     section(

@@ -36,7 +36,21 @@ NAV: tuple[Item, ...] = (
     ),
     Item("Tables", "tables:list", (Perm.VIEW_CLUSTER,), per_cluster=True, active_in=("tables",)),
     Item("Jobs", "jobs:list", (Perm.VIEW_JOB,), active_in=("jobs", "cluster_jobs"), query="cluster={cid}"),
-    Item("Monitoring", "monitoring:index", (Perm.VIEW_MONITORING,), per_cluster=True, active_in=("monitoring",)),
+    Item(
+        "Monitoring",
+        "monitoring:index",
+        (Perm.VIEW_MONITORING,),
+        per_cluster=True,
+        active_in=("monitoring",),
+        active_not=("monitoring:workbench",),
+    ),
+    Item(
+        "Workbench",
+        "monitoring:workbench",
+        (Perm.EXPLAIN_QUERY,),
+        per_cluster=True,
+        active_in=("monitoring:workbench",),
+    ),
     Item("Clusters", "clusters:list", (Perm.VIEW_CLUSTER,), active_in=("clusters",)),
     Item(
         "Requests",

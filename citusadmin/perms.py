@@ -47,6 +47,8 @@ class Perm(StrEnum):
     CANCEL_SESSION = "monitoring.cancel_session"
     TERMINATE_SESSION = "monitoring.terminate_session"
     RESET_STATS = "monitoring.reset_stats"
+    EXPLAIN_QUERY = "monitoring.explain_query"
+    EXPLAIN_ANALYZE = "monitoring.explain_analyze"
     # self-service, users, audit
     REQUEST_CHANGE = "selfservice.request_change"
     DECIDE_CHANGE = "selfservice.decide_change"

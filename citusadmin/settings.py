@@ -360,6 +360,8 @@ MONITORING_REFRESH_SECONDS = env_int("MONITORING_REFRESH_SECONDS", 10, minimum=2
 # A monitoring figure that reaches every node is computed at most once per cluster this often, whoever
 # asks (monitoring.shared); 0 computes it for every request.
 MONITORING_SHARE_SECONDS = env_int("MONITORING_SHARE_SECONDS", MONITORING_REFRESH_SECONDS, minimum=0)
+# The query workbench: EXPLAIN and EXPLAIN ANALYZE stop after this long.
+WORKBENCH_TIMEOUT_MS = env_int("WORKBENCH_TIMEOUT_MS", 10_000, minimum=100)
 # At most this many such figures (any tab, any options) are computed at once per cluster, across every
 # web process; a viewer who finds them all busy sees the last figure, with its time.
 MONITORING_FANOUTS_PER_CLUSTER = env_int("MONITORING_FANOUTS_PER_CLUSTER", 2, minimum=1)

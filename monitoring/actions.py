@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from audit.actions import audited
 from audit.names import Action
-from citusadmin.citus import monitoring
+from citusadmin.citus import explain, monitoring
 from citusadmin.citus.connection import session
 from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster
@@ -80,3 +82,27 @@ def do_reset_stats(actor: Actor, cluster: Cluster, *, tenants: bool) -> None:
         session(cluster.target()) as sess,
     ):
         sess.execute(statement)
+
+
+def do_explain(
+    actor: Actor, cluster: Cluster, text: str, *, analyze: bool
+) -> tuple[explain.Explained, list[explain.TableFacts], explain.Checked]:
+    """EXPLAIN (Viewers, Requesters) or EXPLAIN ANALYZE (Operators) of one checked statement, audited
+    with the text as sent, who, which cluster and how long. A refused text is audited as refused."""
+    from django.conf import settings
+
+    perm = Perm.EXPLAIN_ANALYZE if analyze else Perm.EXPLAIN_QUERY
+    action = Action.EXPLAIN_ANALYZE if analyze else Action.EXPLAIN
+    with audited(actor, action, perm=perm, cluster=cluster, target=text[:300], atomic=False) as entry:
+        checked = explain.check(text, analyze=analyze)
+        started = time.monotonic()
+        result, facts, _ = explain.explain(
+            cluster.target(),
+            checked,
+            analyze=analyze,
+            timeout_ms=settings.WORKBENCH_TIMEOUT_MS,
+            application_name="citusadmin/workbench",
+        )
+        entry.parameters["duration_ms"] = int((time.monotonic() - started) * 1000)
+        entry.result = f"{checked.kind} explained" + (" and run (rolled back)" if analyze else "")
+    return result, facts, checked

@@ -43,6 +43,8 @@ class Collection(models.Model):
             ("cancel_session", "Cancel a running query on a cluster (pg_cancel_backend)"),
             ("terminate_session", "Terminate a session on a cluster (pg_terminate_backend)"),
             ("reset_stats", "Reset a cluster's query and tenant statistics"),
+            ("explain_query", "Explain a query in the workbench (EXPLAIN: plans only, nothing runs)"),
+            ("explain_analyze", "Run EXPLAIN ANALYZE of a SELECT in the workbench (read-only, rolled back)"),
         ]
         indexes = [
             # overview: latest finished collection of a cluster

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
@@ -29,6 +29,7 @@ from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from jobs import heartbeat
 from monitoring import actions, charts, figures, health, reach, shared
+from monitoring import workbench as workbench_reading
 
 # The query-string options that change a figure (anything else, such as htmx's, does not).
 SHARED_OPTIONS = ("order", "idle", "fragments")
@@ -40,6 +41,7 @@ TABS = [
     ("locks", "Lock waits"),
     ("tenants", "Tenants"),
     ("history", "History"),
+    ("workbench", "Workbench"),
 ]
 
 
@@ -189,3 +191,56 @@ def reset(request: HttpRequest, cluster_id: int) -> HttpResponse:
     else:
         messages.success(request, f"{'Tenant' if tenants_too else 'Query'} statistics reset.")
     return redirect("monitoring:tenants" if tenants_too else "monitoring:queries", cluster_id=cluster.pk)
+
+
+def _workbench_perm(request: HttpRequest, **_: Any) -> Perm:
+    return Perm.EXPLAIN_ANALYZE if request.POST.get("analyze") == "1" else Perm.EXPLAIN_QUERY
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm(_workbench_perm)
+def workbench(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Paste a query (or open one from Queries or Activity): how Citus runs it, in words and as a tree,
+    and what to change. EXPLAIN never runs the query; EXPLAIN ANALYZE (Operators) runs a SELECT in a
+    read-only transaction that is rolled back."""
+    cluster = cluster_for(request, cluster_id)
+    text = (request.POST.get("query") if request.method == "POST" else request.GET.get("query")) or ""
+    context: dict[str, Any] = {
+        "cluster": cluster,
+        "tab": "workbench",
+        "tabs": TABS,
+        "query": text,
+        "timeout_s": settings.WORKBENCH_TIMEOUT_MS // 1000,
+    }
+    if request.method == "POST":
+        analyze = request.POST.get("analyze") == "1"
+        try:
+            result, facts, checked = actions.do_explain(request.user, cluster, text, analyze=analyze)
+        except CitusError as exc:
+            context.update(error=exc, marked=_marked(text, exc.position))
+        else:
+            context.update(
+                result=result,
+                reading=workbench_reading.read(
+                    result.plan,
+                    checked,
+                    facts,
+                    analyzed=analyze,
+                    repartition_joins_enabled=result.repartition_joins_enabled,
+                ),
+                tree=workbench_reading.tree(result.plan),
+                explained_at=timezone.now(),
+            )
+    return render(request, "monitoring/workbench.html", context)
+
+
+def _marked(text: str, position: int | None) -> dict[str, str] | None:
+    """The text split where PostgreSQL marked the error (1-based), for the page to underline."""
+    if position is None or not text:
+        return None
+    at = min(max(position - 1, 0), len(text))
+    line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at)
+    line = text[line_start : line_end if line_end != -1 else len(text)]
+    prefix = f"line {text.count(chr(10), 0, at) + 1}: "
+    return {"prefix": prefix, "line": line, "caret": " " * (len(prefix) + at - line_start) + "^"}

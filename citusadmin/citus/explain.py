@@ -36,7 +36,7 @@ class Rejected(errors.Refused):
 
     def __init__(self, message: str, position: int | None = None) -> None:
         super().__init__(message)
-        self.position = position
+        self.position = position  # after CitusError's own initialisation
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,10 @@ def check(text: str, *, analyze: bool) -> Checked:
         statements = pglast.parse_sql(text)
     except pglast.parser.ParseError as exc:
         location = getattr(exc, "location", None)
-        raise Rejected(
-            f"Syntax error: {exc.args[0] if exc.args else exc}", (location + 1) if location is not None else None
-        ) from None
+        if location is None and len(exc.args) > 1 and isinstance(exc.args[1], int):
+            location = exc.args[1]
+        message = f"Syntax error: {exc.args[0] if exc.args else exc}"
+        raise Rejected(message, location) from None  # libpg_query counts from 1, as PostgreSQL does
     if len(statements) != 1:
         raise Rejected(f"One statement at a time: this text holds {len(statements)}.")
     stmt = statements[0].stmt
@@ -187,6 +188,8 @@ class Explained:
     analyzed: bool
     statement: str  # exactly what was sent
     notices: list[str]
+    # citus.enable_repartition_joins as the cluster has it (the plan is made with it on, to show one)
+    repartition_joins_enabled: bool = True
 
 
 def explain(
@@ -210,6 +213,10 @@ def explain(
             # read-only and rolled back whatever happens, plain EXPLAIN too (defence in depth)
             with sess.conn.transaction(force_rollback=True):
                 sess.execute("SET TRANSACTION READ ONLY")
+                enabled = sess.scalar(
+                    "SELECT current_setting('citus.enable_repartition_joins', true), "
+                    "set_config('citus.enable_repartition_joins', 'on', true)"
+                )
                 if analyze:
                     sess.execute("SELECT set_config('citus.explain_all_tasks', 'on', true)")
                 raw = sess.scalar(statement)
@@ -220,4 +227,5 @@ def explain(
         plan = raw if isinstance(raw, list) else json.loads(raw)
         if len(json.dumps(plan)) > MAX_PLAN_BYTES:
             raise Rejected(f"The plan is larger than {MAX_PLAN_BYTES // 1_000_000} MB; explain a smaller query.")
-        return Explained(plan, analyze, text, list(sess.notices)), facts, volatile
+        explained = Explained(plan, analyze, text, list(sess.notices), enabled in ("on", "true", None))
+        return explained, facts, volatile

@@ -50,7 +50,12 @@ def test_roles_hold_named_operation_permissions(db):
     perms = {
         g.name: {f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all()} for g in Group.objects.all()
     }
-    assert perms["Requester"] == {"clusters.view_cluster", "jobs.view_job", "selfservice.request_change"}
+    assert perms["Requester"] == {
+        "clusters.view_cluster",
+        "jobs.view_job",
+        "selfservice.request_change",
+        "monitoring.explain_query",
+    }
     assert perms["Viewer"] == perms["Requester"] | {"clusters.view_all_clusters", "monitoring.view_monitoring"}
     assert {"monitoring.cancel_session", "monitoring.terminate_session"} <= perms["Operator"]
     assert "monitoring.reset_stats" not in perms["Operator"] and "selfservice.decide_change" not in perms["Operator"]
