@@ -68,6 +68,7 @@ urlpatterns = [
         path("monitoring/signal/", monitoring.signal, name="signal"),
         path("monitoring/reset/", monitoring.reset, name="reset"),
         path("monitoring/workbench/", monitoring.workbench, name="workbench"),
+        path("monitoring/workbench/compare/", monitoring.workbench_compare, name="workbench_compare"),
     ),
     # a new change request
     section(

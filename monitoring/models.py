@@ -150,3 +150,31 @@ class PendingCollection(models.Model):
 
     def __str__(self) -> str:
         return f"collection of {self.cluster_id} queued at {self.queued_at}"
+
+
+class SavedExplain(models.Model):
+    """A workbench plan a user kept, to look at again or to compare with another (before and after a
+    change). Each user keeps their own, the newest SAVED_PER_USER per cluster."""
+
+    SAVED_PER_USER = 50
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100, blank=True)
+    query = models.TextField()
+    analyzed = models.BooleanField(default=False)
+    plan = models.JSONField()  # EXPLAIN's JSON, as Citus returned it
+    facts = models.JSONField(default=list)  # the tables as they were (distribution column, co-location)
+    repartition_joins_enabled = models.BooleanField(default=True)
+    shape = models.CharField(max_length=40)
+    title = models.CharField(max_length=200)
+    total_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        default_permissions = ()
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "cluster", "-id"], name="savedexplain_user_cluster")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.title} ({self.created_at:%Y-%m-%d %H:%M})"

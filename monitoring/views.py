@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
-from citusadmin.params import int_param
+from citusadmin.params import int_param, parse_int
 from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
 from clusters.lookup import cluster_for
@@ -30,6 +30,7 @@ from clusters.models import Cluster
 from jobs import heartbeat
 from monitoring import actions, charts, figures, health, reach, shared
 from monitoring import workbench as workbench_reading
+from monitoring.models import SavedExplain
 
 # The query-string options that change a figure (anything else, such as htmx's, does not).
 SHARED_OPTIONS = ("order", "idle", "fragments")
@@ -202,7 +203,7 @@ def _workbench_perm(request: HttpRequest, **_: Any) -> Perm:
 def workbench(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Paste a query (or open one from Queries or Activity): how Citus runs it, in words and as a tree,
     and what to change. EXPLAIN never runs the query; EXPLAIN ANALYZE (Operators) runs a SELECT in a
-    read-only transaction that is rolled back."""
+    read-only transaction that is rolled back. A run may be saved (per user) and compared with another."""
     cluster = cluster_for(request, cluster_id)
     text = (request.POST.get("query") if request.method == "POST" else request.GET.get("query")) or ""
     context: dict[str, Any] = {
@@ -219,19 +220,44 @@ def workbench(request: HttpRequest, cluster_id: int) -> HttpResponse:
         except CitusError as exc:
             context.update(error=exc, marked=_marked(text, exc.position))
         else:
+            reading = workbench_reading.read(
+                result.plan,
+                checked,
+                facts,
+                analyzed=analyze,
+                repartition_joins_enabled=result.repartition_joins_enabled,
+            )
             context.update(
                 result=result,
-                reading=workbench_reading.read(
-                    result.plan,
-                    checked,
-                    facts,
-                    analyzed=analyze,
-                    repartition_joins_enabled=result.repartition_joins_enabled,
-                ),
+                reading=reading,
                 tree=workbench_reading.tree(result.plan),
                 explained_at=timezone.now(),
             )
+            if request.POST.get("save") == "1":
+                context["saved"] = workbench_reading.save(
+                    request.user, cluster, checked, result, facts, reading, request.POST.get("name", "")
+                )
+    saved = SavedExplain.objects.filter(user_id=request.user.pk or 0, cluster=cluster).only(
+        "id", "name", "title", "shape", "total_ms", "analyzed", "created_at"
+    )
+    context["saved_list"] = saved[:20]
     return render(request, "monitoring/workbench.html", context)
+
+
+@require_GET
+@require_perm(Perm.EXPLAIN_QUERY)
+def workbench_compare(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Two of this user's saved plans side by side (before and after a change)."""
+    cluster = cluster_for(request, cluster_id)
+    ids = [parse_int(request.GET.get(k, "")) for k in ("a", "b")]
+    mine = SavedExplain.objects.filter(user_id=request.user.pk or 0, cluster=cluster)
+    pair = [mine.filter(pk=i).first() if i is not None else None for i in ids]
+    if any(p is None for p in pair):
+        messages.error(request, "Choose two of your saved plans on this cluster to compare.")
+        return redirect("monitoring:workbench", cluster_id=cluster.pk)
+    sides = [workbench_reading.reread(p) for p in pair if p is not None]
+    context = {"cluster": cluster, "tab": "workbench", "tabs": TABS, "sides": sides}
+    return render(request, "monitoring/workbench_compare.html", context)
 
 
 def _marked(text: str, position: int | None) -> dict[str, str] | None:

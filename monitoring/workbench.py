@@ -451,3 +451,54 @@ def tree(plan: list[dict[str, Any]]) -> list[TreeNode]:
 
     roots = [node(entry.get("Plan") or {}) for entry in plan if isinstance(entry, dict)]
     return [r for r in roots if r is not None]
+
+
+def save(
+    user: Any, cluster: Any, checked: Checked, result: Any, facts: list[TableFacts], reading: Reading, name: str
+) -> Any:
+    """Keep this run for the user (the newest SavedExplain.SAVED_PER_USER per cluster stay)."""
+    import dataclasses
+
+    from monitoring.models import SavedExplain
+
+    saved = SavedExplain.objects.create(
+        user=user,
+        cluster=cluster,
+        name=name.strip()[:100],
+        query=checked.text,
+        analyzed=result.analyzed,
+        plan=result.plan,
+        facts=[dataclasses.asdict(f) for f in facts],
+        repartition_joins_enabled=result.repartition_joins_enabled,
+        shape=reading.shape,
+        title=reading.title[:200],
+        total_ms=reading.total_ms,
+    )
+    keep = SavedExplain.objects.filter(user=user, cluster=cluster).values_list("pk", flat=True)[
+        : SavedExplain.SAVED_PER_USER
+    ]
+    SavedExplain.objects.filter(user=user, cluster=cluster).exclude(pk__in=list(keep)).delete()
+    return saved
+
+
+@dataclass
+class Side:
+    saved: Any
+    reading: Reading
+    tree: list[TreeNode]
+
+
+def reread(saved: Any) -> Side:
+    """A saved plan read again as it was (its tables' facts as they were then)."""
+    from citusadmin.citus.explain import check
+
+    checked = check(saved.query, analyze=False)
+    facts = [TableFacts(**f) for f in saved.facts]
+    reading = read(
+        saved.plan,
+        checked,
+        facts,
+        analyzed=saved.analyzed,
+        repartition_joins_enabled=saved.repartition_joins_enabled,
+    )
+    return Side(saved, reading, tree(saved.plan))

@@ -201,3 +201,24 @@ def test_a_requester_gets_a_prefilled_request_instead_of_the_admin_action(client
     client.force_login(requester)
     page = _explain(client, shop, "SELECT count(*) FROM wb_orders o JOIN wb_events e ON e.order_id = o.id")
     assert "Request it…" in page and "kind=reference" in page and "/operation/" not in page.split("workbench-advice")[1]
+
+
+def test_saved_plans_compare_side_by_side_and_stay_private(client, viewer, operator, shop):
+    client.force_login(viewer)
+    url = f"/c/{shop.pk}/monitoring/workbench/"
+    before = "SELECT count(*) FROM wb_orders"
+    after = "SELECT count(*) FROM wb_orders WHERE customer_id = 7"
+    client.post(url, {"query": before, "analyze": "0", "save": "1", "name": "before"})
+    page = client.post(url, {"query": after, "analyze": "0", "save": "1", "name": "after"}).content.decode()
+    assert "Saved as “after”" in page and 'id="saved-plans"' in page
+    from monitoring.models import SavedExplain
+
+    first, second = SavedExplain.objects.filter(user=viewer).order_by("pk")
+    compare = client.get(f"{url}compare/?a={first.pk}&b={second.pk}").content.decode()
+    assert compare.count('class="card compare-side"') == 2
+    assert 'data-shape="multi_shard"' in compare and 'data-shape="router"' in compare
+    assert compare.index("Before: before") < compare.index("After: after")
+    client.force_login(operator)  # someone else's saved plans are not theirs to open
+    response = client.get(f"{url}compare/?a={first.pk}&b={second.pk}")
+    assert response.status_code == 302
+    assert "saved-plans" not in client.get(url).content.decode()
