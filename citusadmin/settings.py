@@ -360,6 +360,12 @@ MONITORING_REFRESH_SECONDS = env_int("MONITORING_REFRESH_SECONDS", 10, minimum=2
 # A monitoring figure that reaches every node is computed at most once per cluster this often, whoever
 # asks (monitoring.shared); 0 computes it for every request.
 MONITORING_SHARE_SECONDS = env_int("MONITORING_SHARE_SECONDS", MONITORING_REFRESH_SECONDS, minimum=0)
+# /metrics (Prometheus): off unless a token (Authorization: Bearer) or allowed addresses are set.
+METRICS_TOKEN = env_str("METRICS_TOKEN") or (
+    Path(env_str("METRICS_TOKEN_FILE")).read_text().strip() if env_str("METRICS_TOKEN_FILE") else ""
+)
+METRICS_ALLOW = [a.strip() for a in env_str("METRICS_ALLOW").split(",") if a.strip()]
+METRICS_TOP_TABLES = env_int("METRICS_TOP_TABLES", 20, minimum=0)
 # The query workbench: EXPLAIN and EXPLAIN ANALYZE stop after this long.
 WORKBENCH_TIMEOUT_MS = env_int("WORKBENCH_TIMEOUT_MS", 10_000, minimum=100)
 # At most this many such figures (any tab, any options) are computed at once per cluster, across every

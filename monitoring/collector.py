@@ -86,6 +86,14 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
             magnitude = parse_int(pool[1:] if negative else pool, maximum=2**31 - 1)
             collection.max_shared_pool_size = None if magnitude is None else (-magnitude if negative else magnitude)
             collection.max_connections = parse_int(caps.setting("max_connections"), maximum=2**31 - 1)
+            counts = stats.catalog_counts(
+                sess,
+                has_cleanup=caps.has_relation("pg_dist_cleanup"),
+                has_tasks=caps.has_relation("pg_dist_background_task"),
+            )
+            collection.cleanup_records = counts.cleanup_records
+            collection.failed_tasks = counts.failed_tasks
+            collection.retrying_tasks = counts.retrying_tasks
         unreachable_groups = {n.groupid for n in nodes if reach.get(n.nodeid) is False}
         per_group, table_rows, colocation_rows, shard_rows = _aggregate(
             placement_rows, sizes, unreachable_groups, row_estimates
@@ -103,6 +111,8 @@ def collect(cluster: Cluster, *, trigger: str = Collection.Trigger.SCHEDULE) -> 
                     nodename=node.nodename,
                     nodeport=node.nodeport,
                     shouldhaveshards=node.shouldhaveshards,
+                    isactive=node.isactive,
+                    metadatasynced=node.metadatasynced or node.groupid == 0,
                     reachable=reachable,
                     placements=node.placements,
                     sized_placements=sized,

@@ -34,6 +34,10 @@ class Collection(models.Model):
     max_shared_pool_size = models.IntegerField(null=True, blank=True)
     max_connections = models.IntegerField(null=True, blank=True)
     thinned = models.BooleanField(default=False)  # per-table rows dropped unless first of its hour
+    # from the coordinator's catalog (None: not measured, or this Citus has no such table)
+    cleanup_records = models.IntegerField(null=True, blank=True)
+    failed_tasks = models.IntegerField(null=True, blank=True)
+    retrying_tasks = models.IntegerField(null=True, blank=True)
 
     class Meta:
         default_permissions = ()
@@ -64,6 +68,8 @@ class NodeSnapshot(models.Model):
     nodename = models.CharField(max_length=255)
     nodeport = models.IntegerField()
     shouldhaveshards = models.BooleanField(default=True)
+    isactive = models.BooleanField(default=True)
+    metadatasynced = models.BooleanField(default=True)
     reachable = models.BooleanField(null=True)
     placements = models.IntegerField(default=0)
     sized_placements = models.IntegerField(default=0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from psycopg import sql
+
 from citusadmin.citus import errors
 from citusadmin.citus.capabilities import Capabilities
 from citusadmin.citus.connection import Session
@@ -163,3 +165,29 @@ def connection_stats(sess: Session) -> list[NodeConnections]:
         raise errors.PermissionDenied(
             "Connection counts need a superuser: citus_remote_connection_stats() is not granted to this role."
         ) from None
+
+
+@dataclass(frozen=True)
+class CatalogCounts:
+    """Counts from the coordinator's catalog only (no fan-out), for the metrics."""
+
+    cleanup_records: int | None
+    failed_tasks: int | None
+    retrying_tasks: int | None
+
+
+def catalog_counts(sess: Session, *, has_cleanup: bool, has_tasks: bool) -> CatalogCounts:
+    cleanup = "(SELECT count(*) FROM pg_dist_cleanup)::int" if has_cleanup else "NULL::int"
+    failed = "(SELECT count(*) FROM pg_dist_background_task WHERE status = 'error')::int" if has_tasks else "NULL::int"
+    retrying = (
+        "(SELECT count(*) FROM pg_dist_background_task WHERE status IN ('runnable', 'running') "
+        "AND COALESCE(retry_count, 0) > 0)::int"
+        if has_tasks
+        else "NULL::int"
+    )
+    statement = sql.SQL("SELECT {} AS cleanup_records, {} AS failed_tasks, {} AS retrying_tasks").format(
+        sql.SQL(cleanup), sql.SQL(failed), sql.SQL(retrying)
+    )
+    row = sess.fetch_one(statement, row=CatalogCounts)
+    assert row is not None
+    return row
