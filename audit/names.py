@@ -56,6 +56,7 @@ class Action(StrEnum):
     RESET_TENANT_STATS = "monitoring.reset_tenant_stats"
     EXPLAIN = "monitoring.explain"
     EXPLAIN_ANALYZE = "monitoring.explain_analyze"
+    ACKNOWLEDGE_ALERT = "monitoring.acknowledge_alert"
     # self-service
     REQUEST_CHANGE = "selfservice.request"
     APPROVE = "selfservice.approve"

@@ -33,6 +33,7 @@ COLLECT_TASKS = frozenset(
         "monitoring.tasks.collect_all",
         "monitoring.tasks.collect_cluster",
         "monitoring.tasks.probe_reachability",
+        "monitoring.tasks.alerts",
         "clusters.tasks.probe_all_clusters",
     }
 )

@@ -51,6 +51,7 @@ NAV: tuple[Item, ...] = (
         per_cluster=True,
         active_in=("monitoring:workbench",),
     ),
+    Item("Alerts", "alerts:list", (Perm.VIEW_MONITORING,), active_in=("alerts",)),
     Item("Clusters", "clusters:list", (Perm.VIEW_CLUSTER,), active_in=("clusters",)),
     Item(
         "Requests",

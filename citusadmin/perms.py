@@ -49,6 +49,7 @@ class Perm(StrEnum):
     RESET_STATS = "monitoring.reset_stats"
     EXPLAIN_QUERY = "monitoring.explain_query"
     EXPLAIN_ANALYZE = "monitoring.explain_analyze"
+    ACKNOWLEDGE_ALERT = "monitoring.acknowledge_alert"
     # self-service, users, audit
     REQUEST_CHANGE = "selfservice.request_change"
     DECIDE_CHANGE = "selfservice.decide_change"

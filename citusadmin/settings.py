@@ -302,6 +302,11 @@ CELERY_BEAT_SCHEDULE = {
     "probe-clusters": {"task": "clusters.tasks.probe_all_clusters", "schedule": CLUSTER_PROBE_INTERVAL},
     "collect-clusters": {"task": "monitoring.tasks.collect_all", "schedule": COLLECTOR_INTERVAL},
     "sweep-jobs": {"task": "jobs.tasks.sweep", "schedule": env_int("JOB_SWEEP_SECONDS", 5, minimum=1)},
+    "alerts": {
+        "task": "monitoring.tasks.alerts",
+        "schedule": env_int("ALERT_EVALUATE_SECONDS", 30, minimum=5),
+        "options": {"expires": 60},
+    },
 }
 
 # --- Citus gateway ---------------------------------------------------------------------------
@@ -366,6 +371,23 @@ METRICS_TOKEN = env_str("METRICS_TOKEN") or (
 )
 METRICS_ALLOW = [a.strip() for a in env_str("METRICS_ALLOW").split(",") if a.strip()]
 METRICS_TOP_TABLES = env_int("METRICS_TOP_TABLES", 20, minimum=0)
+# Alerts (monitoring.alerts): evaluated by beat this often; delivered to these webhooks ("format=url",
+# format json, slack or teams; comma-separated) and e-mail addresses, signed with this secret.
+ALERT_EVALUATE_SECONDS = env_int("ALERT_EVALUATE_SECONDS", 30, minimum=5)
+ALERT_WEBHOOKS: list[tuple[str, str]] = []
+for _hook in env_str("ALERT_WEBHOOKS").split(","):
+    _hook = _hook.strip()
+    if not _hook:
+        continue
+    _fmt, _sep, _url = _hook.partition("=") if "=" in _hook.split("://")[0] else ("json", "", _hook)
+    if _fmt not in ("json", "slack", "teams") or not _url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured("CITUSADMIN_ALERT_WEBHOOKS: each entry is [json|slack|teams=]http(s)://...")
+    ALERT_WEBHOOKS.append((_fmt, _url))
+ALERT_EMAIL_TO = [a.strip() for a in env_str("ALERT_EMAIL_TO").split(",") if a.strip()]
+ALERT_WEBHOOK_SECRET = env_secret(
+    "ALERT_WEBHOOK_SECRET", generate_into=VAR_DIR / "alert-webhook-secret", generator=lambda: secrets.token_hex(32)
+)
+ALERT_RETRY_BASE_SECONDS = env_int("ALERT_RETRY_BASE_SECONDS", 5, minimum=1)
 # The query workbench: EXPLAIN and EXPLAIN ANALYZE stop after this long.
 WORKBENCH_TIMEOUT_MS = env_int("WORKBENCH_TIMEOUT_MS", 10_000, minimum=100)
 # At most this many such figures (any tab, any options) are computed at once per cluster, across every

@@ -10,6 +10,7 @@ from citusadmin import views
 from citusadmin.cluster_urls import section
 from clusters import views as clusters
 from jobs import views as jobs
+from monitoring import views as monitoring
 from selfservice import views as selfservice
 
 urlpatterns = [
@@ -37,6 +38,12 @@ urlpatterns = [
         path("<id:job_id>/", jobs.job_detail, name="detail"),
         path("<id:job_id>/progress/", jobs.job_progress, name="progress"),
         path("<id:job_id>/cancel/", jobs.job_cancel, name="cancel"),
+    ),
+    section(
+        "alerts/",
+        "alerts",
+        path("", monitoring.alert_list, name="list"),
+        path("<id:alert_id>/acknowledge/", monitoring.alert_acknowledge, name="acknowledge"),
     ),
     section(
         "audit/",

@@ -10,7 +10,7 @@ from citusadmin.citus import explain, monitoring
 from citusadmin.citus.connection import session
 from citusadmin.perms import Actor, Perm
 from clusters.models import Cluster
-from monitoring.models import Collection
+from monitoring.models import Alert, Collection
 
 
 def do_refresh_now(actor: Actor, cluster: Cluster) -> bool:
@@ -106,3 +106,27 @@ def do_explain(
         entry.parameters["duration_ms"] = int((time.monotonic() - started) * 1000)
         entry.result = f"{checked.kind} explained" + (" and run (rolled back)" if analyze else "")
     return result, facts, checked
+
+
+def do_acknowledge_alert(actor: Actor, alert_id: int, comment: str) -> Alert:
+    """Someone is on it: the alert stops asking for attention (it still resolves by itself)."""
+    from django.utils import timezone
+
+    alert = Alert.objects.select_related("cluster").get(pk=alert_id)
+    with audited(
+        actor,
+        Action.ACKNOWLEDGE_ALERT,
+        perm=Perm.ACKNOWLEDGE_ALERT,
+        cluster=alert.cluster,
+        target=f"{alert.rule} {alert.subject}".strip(),
+        parameters={"alert": alert.pk, "comment": comment},
+    ) as entry:
+        changed = Alert.objects.filter(pk=alert.pk, state=Alert.State.FIRING).update(
+            state=Alert.State.ACKNOWLEDGED,
+            acknowledged_by=actor.get_username(),
+            acknowledged_at=timezone.now(),
+            ack_comment=comment,
+        )
+        entry.result = "acknowledged" if changed else f"nothing to do: the alert is {alert.state}"
+    alert.refresh_from_db()
+    return alert

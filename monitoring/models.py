@@ -184,3 +184,97 @@ class SavedExplain(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or self.title} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Alert(models.Model):
+    """One condition of one rule on one subject (a node, a cluster, a job, the console), from the
+    moment it was first seen until it resolved. At most one open alert per (cluster, rule, subject):
+    the database refuses a second, so two evaluators never raise it twice.
+
+    pending (seen, not yet for the rule's minutes) -> firing -> acknowledged -> resolved
+    (a pending one that clears is deleted: it never fired)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"
+        FIRING = "firing", "firing"
+        ACKNOWLEDGED = "acknowledged", "acknowledged"
+        RESOLVED = "resolved", "resolved"
+
+    OPEN_STATES = (State.PENDING, State.FIRING, State.ACKNOWLEDGED)
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    rule = models.CharField(max_length=40)
+    subject = models.CharField(max_length=300, blank=True)  # node address, job number, ...
+    key = models.CharField(max_length=400)  # "<cluster id or console>:<rule>:<subject>"
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    severity = models.CharField(max_length=10, default="warning")
+    message = models.TextField()
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    fired_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    ack_comment = models.TextField(blank=True)
+
+    class Meta:
+        default_permissions = ()
+        permissions = [("acknowledge_alert", "Acknowledge an alert (with a comment)")]
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=models.Q(state__in=["pending", "firing", "acknowledged"]),
+                name="one_open_alert_per_subject",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "-id"], name="alert_state_id")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.subject} ({self.state})"
+
+
+class AlertDelivery(models.Model):
+    """One notification of one alert event through one channel: sent once (unique), retried with
+    backoff until it is sent or gives up."""
+
+    class Event(models.TextChoices):
+        FIRING = "firing", "firing"
+        RESOLVED = "resolved", "resolved"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=10, choices=Event.choices)
+    channel = models.CharField(max_length=300)  # "email:<address>" or "webhook:<n>"
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    gave_up = models.BooleanField(default=False)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "event", "channel"], name="one_delivery_per_event_channel")
+        ]
+        indexes = [models.Index(fields=["sent_at", "next_attempt_at"], name="alertdelivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.event} -> {self.channel}"
+
+
+class AlertOverride(models.Model):
+    """A cluster's own setting for one rule: off, or another duration or threshold."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    rule = models.CharField(max_length=40)
+    enabled = models.BooleanField(default=True)
+    for_minutes = models.IntegerField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["cluster", "rule"], name="one_override_per_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} {self.rule}"

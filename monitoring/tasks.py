@@ -81,3 +81,11 @@ def collect_cluster(cluster_id: int, trigger: str = Collection.Trigger.SCHEDULE)
         return collector.collect(cluster, trigger=trigger).pk
     finally:
         request_context.reset(token)
+
+
+@shared_task(acks_late=False, ignore_result=True, time_limit=120, soft_time_limit=110)
+def alerts() -> dict[str, int]:
+    """Evaluate the alert rules, then send what is due (both safe to run twice at once)."""
+    from monitoring import alerts as engine
+
+    return {**engine.evaluate(), **engine.deliver()}

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -22,15 +22,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from citusadmin.citus.errors import CitusError
 from citusadmin.http import HtmxHttpRequest
-from citusadmin.params import int_param, parse_int
+from citusadmin.pagination import keyset_page
+from citusadmin.params import choice_param, int_param, parse_int
 from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
-from clusters.lookup import cluster_for
+from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
 from clusters.models import Cluster
 from jobs import heartbeat
 from monitoring import actions, charts, figures, health, reach, shared
+from monitoring import alerts as alerts_engine
 from monitoring import workbench as workbench_reading
-from monitoring.models import SavedExplain
+from monitoring.models import Alert, AlertDelivery, SavedExplain
 
 # The query-string options that change a figure (anything else, such as htmx's, does not).
 SHARED_OPTIONS = ("order", "idle", "fragments")
@@ -270,3 +272,53 @@ def _marked(text: str, position: int | None) -> dict[str, str] | None:
     line = text[line_start : line_end if line_end != -1 else len(text)]
     prefix = f"line {text.count(chr(10), 0, at) + 1}: "
     return {"prefix": prefix, "line": line, "caret": " " * (len(prefix) + at - line_start) + "^"}
+
+
+ALERT_PAGE_SIZE = 50
+
+
+@require_GET
+@require_perm(Perm.VIEW_MONITORING)
+def alert_list(request: HttpRequest) -> HttpResponse:
+    """Firing and acknowledged alerts first, then the history (resolved), on the clusters this user sees."""
+    visible = visible_clusters(request.user)
+    alerts = Alert.objects.select_related("cluster").exclude(state=Alert.State.PENDING)
+    if not sees_all_clusters(request.user):
+        alerts = alerts.filter(cluster__in=visible)
+    state = choice_param(request.GET, "state", ("open", "resolved", "all"), "open")
+    if state == "open":
+        alerts = alerts.filter(state__in=[Alert.State.FIRING, Alert.State.ACKNOWLEDGED])
+    elif state == "resolved":
+        alerts = alerts.filter(state=Alert.State.RESOLVED)
+    page, next_before = keyset_page(alerts, request.GET.get("before", ""), ALERT_PAGE_SIZE)
+    rows = list(page)
+    deliveries: dict[int, list[Any]] = {}
+    for d in AlertDelivery.objects.filter(alert_id__in=[a.pk for a in rows]).order_by("id"):
+        deliveries.setdefault(d.alert_id, []).append(d)
+    return render(
+        request,
+        "monitoring/alerts.html",
+        {
+            "alerts": [(a, deliveries.get(a.pk, []), alerts_engine.RULES.get(a.rule)) for a in rows],
+            "next_before": next_before,
+            "state": state,
+            "evaluated_every": settings.ALERT_EVALUATE_SECONDS,
+            "channels": alerts_engine.channels(),
+            "rules": alerts_engine.RULES.values(),
+        },
+    )
+
+
+@require_POST
+@require_perm(Perm.ACKNOWLEDGE_ALERT)
+def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = Alert.objects.filter(pk=alert_id).first()
+    if alert is None or (alert.cluster_id is not None and not may_see(request.user, alert.cluster_id)):
+        raise Http404("no such alert")
+    comment = request.POST.get("comment", "").strip()[:1000]
+    if not comment:
+        messages.error(request, "Say what you are doing about it (the comment is kept with the alert).")
+        return redirect("alerts:list")
+    alert = actions.do_acknowledge_alert(request.user, alert.pk, comment)
+    messages.success(request, f"Alert {alert.pk} is {alert.state}.")
+    return redirect("alerts:list")
