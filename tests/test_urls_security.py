@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from audit.models import AuditEntry
 from clusters.models import Cluster
 
-PUBLIC = {"login", "healthz"}
+PUBLIC = {"login", "healthz", "metrics"}  # /metrics: a bearer token or an allowed address instead (test_metrics)
 # Views a Viewer may POST to by design.
 # Viewers may ask for changes (self-service), check their request again, withdraw it, and mark
 # their notifications read; deciding stays with Admins (tested below and in tests/selfservice).
@@ -25,6 +25,7 @@ VIEWER_MAY_POST = {
     "selfservice:recheck",
     "selfservice:withdraw",
     "selfservice:inbox",
+    "monitoring:workbench",  # EXPLAIN plans only; EXPLAIN ANALYZE is the Operator's (test_workbench)
 }
 
 
