@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any, cast
 
 from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
 
+from accounts.models import ApiToken
 from accounts.roles import ROLES
 from audit.actions import audited
 from audit.names import Action
@@ -63,4 +69,52 @@ def do_set_clusters(actor: Actor, user: User, clusters: list[Any]) -> None:
         have = set(ClusterAccess.objects.filter(user=user).values_list("cluster_id", flat=True))
         ClusterAccess.objects.bulk_create(
             [ClusterAccess(user=user, cluster=c, granted_by=actor.get_username()) for c in clusters if c.pk not in have]
+        )
+
+
+def do_create_token(actor: Actor, name: str, scope: str, days: int) -> tuple[ApiToken, str]:
+    """A token for the actor themself; the token string is returned once and never stored."""
+    from django.conf import settings
+
+    from audit.actions import record
+    from audit.models import AuditEntry
+
+    prefix = secrets.token_hex(4)
+    token = f"cat_{prefix}_{secrets.token_urlsafe(32)}"
+    days = min(max(days, 1), settings.API_TOKEN_MAX_DAYS)
+    with transaction.atomic():
+        created = ApiToken.objects.create(
+            user=cast("User", actor),
+            name=name.strip()[:60] or "token",
+            prefix=prefix,
+            digest=hashlib.sha256(token.encode()).hexdigest(),
+            scope=scope if scope in ApiToken.Scope.values else ApiToken.Scope.READ,
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        record(
+            actor,
+            Action.CREATE_API_TOKEN,
+            AuditEntry.Outcome.SUCCEEDED,
+            target=f"{created.name} ({prefix})",
+            parameters={"scope": created.scope, "expires_at": created.expires_at.isoformat()},
+        )
+    return created, token
+
+
+def do_revoke_token(actor: Actor, token: ApiToken) -> None:
+    """The owner, or an Admin (manage_users), revokes a token: it stops working at once."""
+    from audit.actions import ensure_permission, record
+    from audit.models import AuditEntry
+
+    if token.user_id != actor.pk:
+        ensure_permission(actor, Perm.MANAGE_USERS, action=Action.REVOKE_API_TOKEN, target=token.name)
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor.get_username()
+        )
+        record(
+            actor,
+            Action.REVOKE_API_TOKEN,
+            AuditEntry.Outcome.SUCCEEDED,
+            target=f"{token.name} ({token.prefix}) of {token.user.get_username()}",
         )

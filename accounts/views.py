@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import actions
 from accounts.forms import ClusterAccessForm, NewUserForm, RoleForm
+from accounts.models import ApiToken
 from accounts.roles import REQUESTER
-from citusadmin.permissions import require_perm
+from citusadmin.params import parse_int
+from citusadmin.permissions import check, require_perm
 from citusadmin.perms import Perm
 from clusters.models import Cluster, ClusterAccess
 
@@ -90,3 +94,33 @@ def user_active(request: HttpRequest, user_id: int) -> HttpResponse:
     else:
         messages.success(request, f"{user.username} {'activated' if active else 'deactivated'}.")
     return redirect("accounts:users")
+
+
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest, user_id: int | None = None) -> HttpResponse:
+    """API tokens: your own (create, shown once; revoke), or, for an Admin, anyone's (revoke)."""
+    owner = request.user if user_id is None else get_object_or_404(User, pk=user_id)
+    own = owner.pk == request.user.pk
+    if not own:
+        check(request, Perm.MANAGE_USERS)  # 403, and a refused POST is audited
+    created = None
+    if request.method == "POST":
+        revoke = parse_int(request.POST.get("revoke", ""))
+        if revoke is not None:
+            token = get_object_or_404(ApiToken, pk=revoke, user_id=owner.pk or 0)
+            actions.do_revoke_token(request.user, token)
+            messages.success(request, f"Token {token.name} ({token.prefix}…) is revoked: it stops working now.")
+            return redirect(request.path)
+        if not own:
+            raise PermissionDenied("Only its owner creates a token.")
+        days = parse_int(request.POST.get("days", ""), 90) or 90
+        token_row, created = actions.do_create_token(
+            request.user, request.POST.get("name", ""), request.POST.get("scope", "read"), days
+        )
+        messages.success(request, f"Token {token_row.name} created. Copy it now: it is shown only once.")
+    rows = ApiToken.objects.filter(user_id=owner.pk or 0).order_by("-id")[:100]
+    return render(
+        request,
+        "accounts/tokens.html",
+        {"owner": owner, "own": own, "tokens": rows, "created": created, "now": timezone.now()},
+    )

@@ -85,7 +85,9 @@ def record(
         action=str(action),
         target=target[:300],
         # stored as JSON: normalise now, so the hash is computed over what will be read back
-        parameters=json.loads(json.dumps(parameters or {}, default=str)),
+        parameters=json.loads(
+            json.dumps({**(parameters or {}), **({"api_token": ctx.api_token} if ctx.api_token else {})}, default=str)
+        ),
         sql=sql,
         outcome=outcome,
         error=error,

@@ -36,6 +36,7 @@ class AuditEntry(models.Model):
         WEB = "web", "web"
         JOB = "job", "job"
         CLI = "cli", "command line"
+        API = "api", "API"
         SYSTEM = "system", "system"
 
     class Outcome(models.TextChoices):

@@ -23,6 +23,8 @@ class Action(StrEnum):
     ACTIVATE_USER = "accounts.activate_user"
     DEACTIVATE_USER = "accounts.deactivate_user"
     SET_CLUSTERS = "accounts.set_clusters"
+    CREATE_API_TOKEN = "accounts.create_api_token"
+    REVOKE_API_TOKEN = "accounts.revoke_api_token"
     # clusters
     REGISTER_CLUSTER = "clusters.register"
     REGISTER_SANDBOX = "clusters.register_sandbox"

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RequestContext:
-    source: str  # 'web', 'job', 'cli', 'system'
+    source: str  # 'web', 'api', 'job', 'cli', 'system'
     client_ip: str | None = None
     request_id: str = ""
+    api_token: str = ""  # the API token's name and prefix, for the audit trail
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(

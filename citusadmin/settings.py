@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # the API's docs page, served from its own static files
     "axes",
     "citusadmin",
     "accounts",
@@ -388,6 +389,9 @@ ALERT_WEBHOOK_SECRET = env_secret(
     "ALERT_WEBHOOK_SECRET", generate_into=VAR_DIR / "alert-webhook-secret", generator=lambda: secrets.token_hex(32)
 )
 ALERT_RETRY_BASE_SECONDS = env_int("ALERT_RETRY_BASE_SECONDS", 5, minimum=1)
+# /api/v1/: calls a minute per token (writes: a fifth of it); tokens live at most this many days.
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 600, minimum=1)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=1)
 # The query workbench: EXPLAIN and EXPLAIN ANALYZE stop after this long.
 WORKBENCH_TIMEOUT_MS = env_int("WORKBENCH_TIMEOUT_MS", 10_000, minimum=100)
 # At most this many such figures (any tab, any options) are computed at once per cluster, across every

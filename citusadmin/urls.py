@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from accounts import views as accounts
 from audit import views as audit
 from citusadmin import views
+from citusadmin.api import api, exempt_from_login
 from citusadmin.cluster_urls import section
 from clusters import views as clusters
 from jobs import views as jobs
@@ -20,6 +21,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("c/<id:cluster_id>/", include("citusadmin.cluster_urls")),
+    path("api/v1/", exempt_from_login(api.urls)),
     section(
         "clusters/",
         "clusters",
@@ -57,6 +59,8 @@ urlpatterns = [
         "users/",
         "accounts",
         path("", accounts.user_list, name="users"),
+        path("me/tokens/", accounts.tokens, name="my_tokens"),
+        path("<id:user_id>/tokens/", accounts.tokens, name="tokens"),
         path("<id:user_id>/clusters/", accounts.user_clusters, name="clusters"),
         path("<id:user_id>/role/", accounts.user_role, name="role"),
         path("<id:user_id>/active/", accounts.user_active, name="active"),

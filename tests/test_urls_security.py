@@ -25,6 +25,7 @@ VIEWER_MAY_POST = {
     "selfservice:recheck",
     "selfservice:withdraw",
     "selfservice:inbox",
+    "accounts:my_tokens",  # everyone makes and revokes their own API tokens (test_api)
     "monitoring:workbench",  # EXPLAIN plans only; EXPLAIN ANALYZE is the Operator's (test_workbench)
 }
 
@@ -68,7 +69,7 @@ def test_it_finds_the_views():
 
 def test_it_requires_login_everywhere(client, ids):
     for name, route in _routes():
-        if name in PUBLIC:
+        if name in PUBLIC or name.startswith("api:"):
             continue
         url = _concrete(route, ids)
         for method in ("get", "post"):
@@ -81,7 +82,7 @@ def test_it_refuses_viewer_posts_and_audits_them(client, viewer, ids):
     client.force_login(viewer)
     checked = 0
     for name, route in _routes():
-        if name in VIEWER_MAY_POST or name in PUBLIC:
+        if name in VIEWER_MAY_POST or name in PUBLIC or name.startswith("api:"):
             continue
         url = _concrete(route, ids)
         before = AuditEntry.objects.filter(outcome="denied").count()
@@ -94,6 +95,25 @@ def test_it_refuses_viewer_posts_and_audits_them(client, viewer, ids):
         entry = AuditEntry.objects.order_by("-id").first()
         assert entry.actor_name == viewer.username and entry.outcome == "denied"
     assert checked >= 6
+
+
+def test_every_api_route_wants_a_token_even_from_a_signed_in_user(client, viewer, ids):
+    """The API authenticates with tokens only (a session cookie is not enough: no CSRF exposure);
+    its schema and docs are public and hold no data."""
+    client.force_login(viewer)
+    checked = 0
+    for name, route in _routes():
+        if not name.startswith("api:") or name in ("api:openapi-json", "api:openapi-view", "api:api-root"):
+            continue
+        url = _concrete(route, ids)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            if response.status_code == 405:
+                continue
+            checked += 1
+            assert response.status_code == 401, f"{method.upper()} {url} ({name}) answered {response.status_code}"
+            assert response["Content-Type"] == "application/problem+json"
+    assert checked >= 5
 
 
 def test_it_answers_health_without_login(client, db):
