@@ -244,6 +244,14 @@ class RebalanceIn(Schema):
     drain_only: bool = False
 
 
+def _visible_job(request: HttpRequest, job_id: int) -> Job:
+    _require(request, Perm.VIEW_JOB)
+    found = Job.objects.select_related("cluster").filter(pk=job_id).first()
+    if found is None or not may_see(request.user, found.cluster_id):
+        raise Http404(f"There is no job {job_id} you may see.")
+    return found
+
+
 def _job(job: Job) -> dict[str, Any]:
     return {
         "id": job.pk,
@@ -343,10 +351,7 @@ def jobs(request: HttpRequest, cluster: int | None = None, state: str = "", befo
 
 @api.get("/jobs/{job_id}", response=JobDetailOut, summary="One job with its progress and its log")
 def job(request: HttpRequest, job_id: int) -> Any:
-    _require(request, Perm.VIEW_JOB)
-    found = Job.objects.select_related("cluster").filter(pk=job_id).first()
-    if found is None or not may_see(request.user, found.cluster_id):
-        raise Http404(f"There is no job {job_id} you may see.")
+    found = _visible_job(request, job_id)
     lines = JobLogEntry.objects.filter(job=found).order_by("-id")[:200]
     return {
         **_job(found),
@@ -398,11 +403,7 @@ def rebalance(request: HttpRequest, cluster_id: int, payload: RebalanceIn) -> An
 
 @api.post("/jobs/{job_id}/cancel", response=JobOut, summary="Cancel a job (finished moves are kept)")
 def cancel(request: HttpRequest, job_id: int) -> Any:
-    _require(request, Perm.VIEW_JOB)
-    found = Job.objects.select_related("cluster").filter(pk=job_id).first()
-    if found is None or not may_see(request.user, found.cluster_id):
-        raise Http404(f"There is no job {job_id} you may see.")
-    return _job(do_cancel_job(request.user, found))
+    return _job(do_cancel_job(request.user, _visible_job(request, job_id)))
 
 
 def exempt_from_login(patterns: Any) -> Any:

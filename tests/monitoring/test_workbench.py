@@ -211,6 +211,7 @@ def test_saved_plans_compare_side_by_side_and_stay_private(client, viewer, opera
     client.post(url, {"query": before, "analyze": "0", "save": "1", "name": "before"})
     page = client.post(url, {"query": after, "analyze": "0", "save": "1", "name": "after"}).content.decode()
     assert "Saved as “after”" in page and 'id="saved-plans"' in page
+    assert "<" not in page.split("<title>")[1].split("</title>")[0]  # the title is text only
     from monitoring.models import SavedExplain
 
     first, second = SavedExplain.objects.filter(user=viewer).order_by("pk")
