@@ -131,6 +131,12 @@ def shared_figure[T](
     if lock.acquire():
         cap = _Slots(cache, group, slots, lock_seconds) if group is not None and slots > 0 else None
         try:
+            # Someone may have finished computing between our first look and taking the lock: look again
+            # (without this, a caller that read "nothing yet" just before another stored the figure
+            # computed it a second time).
+            again = cache.get(key)
+            if again is not None and time.time() - again[1] < ttl:
+                return again[0], again[1]
             if cap is not None and not cap.acquire():
                 if entry is not None:
                     return entry[0], entry[1]

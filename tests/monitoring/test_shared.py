@@ -122,3 +122,30 @@ def test_a_full_cluster_serves_the_last_figure_with_its_time_or_says_it_is_busy(
         holder.join()
     # the slot is free again: the next request computes
     assert shared.shared_figure(key, 0, lambda: "new", group="cluster:1", slots=1)[0] == "new"
+
+
+def test_a_figure_stored_between_the_first_look_and_the_lock_is_not_computed_again(monkeypatch):
+    """50 viewers of Activity on Redis cost two fan-outs now and then: a caller read "nothing yet", the
+    one computing stored the figure and let go of the lock, and the late caller took the lock and
+    computed again. Played here deterministically: the first look misses, the figure is there."""
+    key = shared.key_for("t", 1, "activity-race")
+    shared.shared_figure(key, 10, lambda: "first", group="cluster:1", slots=2)
+    real = shared._cache()
+
+    class FirstLookMisses:
+        def __init__(self) -> None:
+            self.looked = False
+
+        def get(self, k: str, default=None):
+            if k == key and not self.looked:
+                self.looked = True
+                return None
+            return real.get(k, default)
+
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+    monkeypatch.setattr(shared, "_cache", FirstLookMisses)
+    calls: list[int] = []
+    value, _ = shared.shared_figure(key, 10, lambda: calls.append(1) or "second", group="cluster:1", slots=2)
+    assert value == "first" and calls == []
