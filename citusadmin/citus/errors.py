@@ -233,7 +233,9 @@ def translate(exc: BaseException, *, connecting: bool = False) -> CitusError:
     error = _translate(exc, connecting=connecting)
     if isinstance(exc, psycopg.Error) and error.position is None:
         position = exc.diag.statement_position
-        error.position = int(position) if position and str(position).isdigit() else None
+        text = str(position or "")
+        # isdigit() alone admits "²", which int() refuses; PostgreSQL sends ASCII digits
+        error.position = int(text) if text.isascii() and text.isdigit() else None
     return error
 
 

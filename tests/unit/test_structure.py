@@ -192,3 +192,25 @@ def test_the_start_up_checks_pass_and_name_a_bad_action(monkeypatch):
     monkeypatch.setattr(names, "Action", Bad)
     errors = checks.audit_actions_declared(None)
     assert errors and errors[0].id == "citusadmin.E022" and "nodez.add_node" in errors[0].msg
+
+
+@pytest.mark.parametrize(("given", "expected"), [("17", 17), ("²", None), ("٣", None), ("", None), (None, None)])
+def test_an_error_position_from_the_server_is_read_only_as_ascii_digits(given, expected):
+    import psycopg
+
+    from citusadmin.citus import errors
+
+    class Diag:
+        statement_position = given
+        message_primary, message_detail, message_hint, sqlstate = "boom", None, None, "42703"
+
+    class Fake(psycopg.errors.UndefinedColumn):
+        @property
+        def diag(self):  # type: ignore[override]
+            return Diag()
+
+        @property
+        def sqlstate(self):  # type: ignore[override]
+            return "42703"
+
+    assert errors.translate(Fake("boom")).position == expected
