@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from clusters.models import Cluster
 from jobs.models import Job
-from monitoring import reach
-from monitoring.models import Alert, AlertDelivery, AlertOverride, Collection, NodeSnapshot
+from monitoring.latest import cluster_states
+from monitoring.models import Alert, AlertDelivery, AlertOverride
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +96,10 @@ def _setting(overrides: dict[tuple[int, str], AlertOverride], cluster: Cluster |
 
 def conditions(now: Any, overrides: dict[tuple[int, str], AlertOverride]) -> Iterator[tuple[Condition, Rule]]:
     """Every condition that holds now, with the rule as its cluster has it."""
-    clusters = list(Cluster.objects.all())
-    for cluster in clusters:
-        latest = Collection.objects.filter(cluster=cluster, finished=True).order_by("-id").first()
+    states = cluster_states()
+    clusters = [state.cluster for state in states]
+    for state in states:
+        cluster, latest = state.cluster, state.collection
 
         def rule(name: str, cluster: Cluster = cluster) -> Rule | None:
             return _setting(overrides, cluster, RULES[name])
@@ -106,7 +107,7 @@ def conditions(now: Any, overrides: dict[tuple[int, str], AlertOverride]) -> Ite
         if latest is None:
             continue
         stale = rule("collector_stale")
-        age = (now - (latest.measured_at or latest.started_at)).total_seconds() / 60
+        age = (state.age_seconds(now) or 0) / 60
         if stale and age > (stale.threshold or 10):
             yield (
                 Condition(
@@ -122,11 +123,9 @@ def conditions(now: Any, overrides: dict[tuple[int, str], AlertOverride]) -> Ite
                 ),
                 failing,
             )
-        live = reach.latest(cluster.pk)
-        nodes = list(NodeSnapshot.objects.filter(collection=latest))
-        limit = latest.max_shared_pool_size or latest.max_connections
-        for node in nodes:
-            reachable = live.nodes.get(node.nodeid) if live is not None and not live.error else node.reachable
+        limit = state.connection_limit
+        for node in state.nodes:
+            reachable = state.reachable(node)
             checks = (
                 (
                     "node_unreachable",
@@ -141,7 +140,7 @@ def conditions(now: Any, overrides: dict[tuple[int, str], AlertOverride]) -> Ite
                 if found and holds:
                     yield Condition(cluster, name, node.address, message), found
             high = rule("connections_high")
-            if high and limit and limit > 0 and node.connections is not None:
+            if high and limit and node.connections is not None:
                 percent = node.connections / limit * 100
                 if percent >= (high.threshold or 80):
                     yield (
@@ -178,9 +177,7 @@ def conditions(now: Any, overrides: dict[tuple[int, str], AlertOverride]) -> Ite
             )
         skew = rule("skew")
         if skew:
-            from monitoring.metrics import _skew
-
-            value = _skew(nodes)
+            value = state.skew_percent
             if value is not None and value > (skew.threshold or 20):
                 yield (
                     Condition(

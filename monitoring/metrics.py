@@ -1,7 +1,7 @@
 """Prometheus metrics, built at scrape time from the console's own database (the collector's latest
 snapshots, the reachability probe, jobs, heartbeats) and the broker's queue lengths: a scrape never
-sends a statement to a cluster. A fixed number of app-database queries per scrape (one per cluster
-for its largest tables).
+sends a statement to a cluster, and costs a fixed number of app-database queries whatever the
+number of clusters and tables.
 
 Labels are bounded: cluster and node names, job kinds and states, check names; per table only the
 largest ``CITUSADMIN_METRICS_TOP_TABLES`` of each cluster; never a shard.
@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from clusters.models import Cluster
 from jobs.models import Job, WorkerHeartbeat
-from monitoring import reach
-from monitoring.models import Collection, NodeSnapshot, TableSnapshot
+from monitoring import latest
+from monitoring.models import TableSnapshot
 
 # check name -> state: 0 ok, 1 warning, 2 failing, -1 unknown
 OK, WARN, BAD, UNKNOWN = 0, 1, 2, -1
@@ -38,16 +38,8 @@ def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
 class ConsoleCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
-        latest = Subquery(
-            Collection.objects.filter(cluster=OuterRef("pk"), finished=True).order_by("-id").values("id")[:1]
-        )
-        clusters = list(Cluster.objects.annotate(latest_id=latest).only("id", "name"))
-        collections = {
-            c.pk: c for c in Collection.objects.filter(id__in=[c.latest_id for c in clusters if c.latest_id])
-        }
-        nodes: dict[int, list[NodeSnapshot]] = {}
-        for node in NodeSnapshot.objects.filter(collection_id__in=list(collections)):
-            nodes.setdefault(node.collection_id, []).append(node)
+        states = latest.cluster_states()
+        collections = {st.collection.pk: st.collection for st in states if st.collection is not None}
         table_totals = {
             row["collection_id"]: row
             for row in TableSnapshot.objects.filter(collection_id__in=list(collections))
@@ -55,6 +47,7 @@ class ConsoleCollector(Collector):
             .annotate(tables=Count("id"), shards=models_sum("shards"))
         }
 
+        largest = _largest_tables(list(collections))
         up = _gauge("citusadmin_cluster_up", "1 when the latest collection of the cluster succeeded", ["cluster"])
         age = _gauge("citusadmin_collection_age_seconds", "Seconds since the latest finished collection", ["cluster"])
         duration = _gauge("citusadmin_collection_duration_seconds", "How long the latest collection took", ["cluster"])
@@ -81,9 +74,8 @@ class ConsoleCollector(Collector):
             "Health check: 0 ok, 1 warning, 2 failing, -1 unknown",
             CHECK,
         )
-        for cluster in clusters:
-            collection = collections.get(cluster.latest_id) if cluster.latest_id else None
-            name = cluster.name
+        for state in states:
+            collection, name = state.collection, state.cluster.name
             if collection is None:
                 up.add_metric([name], 0)
                 check.add_metric([name, "collector"], UNKNOWN)
@@ -100,14 +92,13 @@ class ConsoleCollector(Collector):
                     metric.add_metric([name], value)
             if collection.retrying_tasks is not None:
                 retrying.add_metric([name], collection.retrying_tasks)
-            limit = collection.max_shared_pool_size or collection.max_connections
-            if limit and limit > 0:
+            limit = state.connection_limit
+            if limit:
                 pool.add_metric([name], limit)
-            live = reach.latest(cluster.pk)
-            members = nodes.get(collection.pk, [])
+            members = state.nodes
             for node in members:
                 address = node.address
-                reachable = live.nodes.get(node.nodeid) if live is not None and not live.error else node.reachable
+                reachable = state.reachable(node)
                 if reachable is not None:
                     node_up.add_metric([name, address], 1 if reachable else 0)
                 node_active.add_metric([name, address], 1 if node.isactive else 0)
@@ -117,17 +108,13 @@ class ConsoleCollector(Collector):
                     node_bytes.add_metric([name, address], node.bytes)
                 if node.connections is not None:
                     node_conns.add_metric([name, address], node.connections)
-            skew_value = _skew(members)
+            skew_value = state.skew_percent
             if skew_value is not None:
                 skew.add_metric([name], skew_value)
-            for row in (
-                TableSnapshot.objects.filter(collection=collection, bytes__isnull=False)
-                .order_by("-bytes")
-                .values("name", "relid", "bytes")[: settings.METRICS_TOP_TABLES]
-            ):
+            for row in largest.get(collection.pk, []):
                 table_bytes.add_metric([name, row["name"] or str(row["relid"])], row["bytes"] or 0)
-            for check_name, state in _checks(collection, members, live, limit, collection_age):
-                check.add_metric([name, check_name], state)
+            for check_name, value in _checks(state, collection_age):
+                check.add_metric([name, check_name], value)
         yield from (up, age, duration, tables, shards, skew, cleanup, failed, retrying, pool)
         yield from (node_up, node_active, node_synced, node_placements, node_bytes, node_conns, table_bytes, check)
         yield from _jobs(now)
@@ -141,23 +128,27 @@ def models_sum(field: str) -> Any:
     return Sum(field)
 
 
-def _skew(members: list[NodeSnapshot]) -> float | None:
-    workers = [n for n in members if n.groupid != 0 and n.shouldhaveshards]
-    if len(workers) < 2:
-        return None
-    values = [n.bytes for n in workers]
-    if any(v is None for v in values):
-        values = [n.placements for n in workers]
-    numbers = [float(v or 0) for v in values]
-    mean = sum(numbers) / len(numbers)
-    return 0.0 if mean == 0 else round((max(numbers) - mean) / mean * 100, 2)
+def _largest_tables(collection_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The largest METRICS_TOP_TABLES tables of each collection, in one query (a window per collection)."""
+    if not collection_ids or settings.METRICS_TOP_TABLES <= 0:
+        return {}
+    ranked = (
+        TableSnapshot.objects.filter(collection_id__in=collection_ids, bytes__isnull=False)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("collection_id")], order_by=F("bytes").desc()))
+        .filter(rank__lte=settings.METRICS_TOP_TABLES)
+        .values("collection_id", "name", "relid", "bytes")
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in ranked:
+        out.setdefault(row["collection_id"], []).append(dict(row))
+    return out
 
 
-def _checks(
-    collection: Collection, members: list[NodeSnapshot], live: Any, limit: int | None, collection_age: float
-) -> list[tuple[str, int]]:
+def _checks(state: latest.ClusterState, collection_age: float) -> list[tuple[str, int]]:
+    collection, members, limit = state.collection, state.nodes, state.connection_limit
+    assert collection is not None
     stale_after = settings.COLLECTOR_INTERVAL * 3
-    reachable = [live.nodes.get(n.nodeid) if live is not None and not live.error else n.reachable for n in members]
+    reachable = [state.reachable(n) for n in members]
     out = [
         ("collector", OK if collection.ok and collection_age < stale_after else (BAD if not collection.ok else WARN)),
         ("nodes_reachable", UNKNOWN if not members else (BAD if any(r is False for r in reachable) else OK)),
@@ -179,7 +170,7 @@ def _checks(
         ),
     ]
     used = [n.connections for n in members if n.connections is not None]
-    if limit and limit > 0 and used:
+    if limit and used:
         ratio = max(used) / limit
         out.append(("connections", BAD if ratio >= 0.95 else (WARN if ratio >= 0.8 else OK)))
     return out

@@ -116,3 +116,19 @@ def test_the_shipped_alert_rules_and_dashboard_name_only_real_metrics(client, cl
         named.update(re.findall(r"citusadmin_[a-z0-9_]+", str(variable.get("query", ""))))
     missing = sorted(n for n in named if n not in exposed)
     assert len(named) >= 15 and missing == []
+
+
+def test_a_scrape_costs_the_same_queries_for_one_cluster_as_for_three(client, cluster_row, metrics_on):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clusters.models import Cluster
+
+    collect(cluster_row)
+    with CaptureQueriesContext(connection) as one:
+        _scrape(client)
+    for i in range(2):
+        Cluster.objects.create(name=f"other-{i}", host="127.0.0.1", port=1)
+    with CaptureQueriesContext(connection) as three:
+        _scrape(client)
+    assert len(three.captured_queries) == len(one.captured_queries)
