@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -83,8 +83,9 @@ def _throttle(token: ApiToken, method: str) -> None:
     limit = settings.API_RATE_PER_MINUTE if method not in WRITE_METHODS else max(1, settings.API_RATE_PER_MINUTE // 5)
     minute = int(timezone.now().timestamp() // 60)
     key = f"api-rate:{token.pk}:{method in WRITE_METHODS}:{minute}"
-    cache.add(key, 0, 120)
-    if cache.incr(key) > limit:
+    shared = caches["shared"]  # one count for every web process, not one per process
+    shared.add(key, 0, 120)
+    if shared.incr(key) > limit:
         raise HttpError(429, f"More than {limit} calls this minute with the token {token.name}: slow down.")
 
 

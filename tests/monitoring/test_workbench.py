@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit.models import AuditEntry
 from citusadmin.citus import explain
@@ -223,3 +225,15 @@ def test_saved_plans_compare_side_by_side_and_stay_private(client, viewer, opera
     response = client.get(f"{url}compare/?a={first.pk}&b={second.pk}")
     assert response.status_code == 302
     assert "saved-plans" not in client.get(url).content.decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=300), analyze=st.booleans())
+def test_any_text_is_checked_or_refused_with_a_reason_never_an_error(text, analyze):
+    try:
+        checked = explain.check(text, analyze=analyze)
+    except explain.Rejected as exc:
+        assert exc.user_message
+    else:
+        assert checked.kind in ("select", "insert", "update", "delete")
+        assert not analyze or checked.kind == "select"
