@@ -45,9 +45,15 @@ class RebalanceForm(forms.Form):
     excluded_shards = forms.CharField(required=False, help_text="Shard ids to leave in place, comma separated.")
 
     def __init__(
-        self, *args: Any, strategies: list[str] | None = None, tables: list[str] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        strategies: list[str] | None = None,
+        tables: list[str] | None = None,
+        background: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.background = background  # the cluster has Citus's background rebalance (11.2+)
         strategy_field = self.fields["strategy"]
         relation_field = self.fields["relation"]
         assert isinstance(strategy_field, forms.ChoiceField) and isinstance(relation_field, forms.ChoiceField)
@@ -85,7 +91,28 @@ class RebalanceForm(forms.Form):
                 "Threshold, max moves and excluded shards apply to one table only: Citus's "
                 "background rebalance has no such options.",
             )
+        if data.get("scope") == "cluster" and not self.background:
+            self.add_error(
+                "scope",
+                "This cluster's Citus has no background rebalance with status (needs 11.2+); "
+                "rebalance one table at a time instead.",
+            )
         return data
+
+    def kind_and_params(self) -> tuple[str, dict[str, Any]]:
+        """The job kind and its parameters (valid form only): what the page and the API start."""
+        data = self.cleaned_data
+        params: dict[str, Any] = {"strategy": data["strategy"] or None, "transfer_mode": data["transfer_mode"] or None}
+        if data["scope"] == "table":
+            params.update(
+                relation=data["relation"],
+                threshold=data["threshold"],
+                max_shard_moves=data["max_shard_moves"],
+                excluded_shards=data["excluded_shards"],
+            )
+            return "rebalance_table", params
+        params["drain_only"] = data["drain_only"]
+        return "rebalance", params
 
 
 class JobFilterForm(FilterForm):

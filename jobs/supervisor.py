@@ -157,8 +157,14 @@ def supervise(job_id: int, token: str) -> str:
                     if job.citus_job_id is None:
                         citus_job_id = _reattach(sess, job)
                         if citus_job_id is None:
-                            finish(job, Job.State.SUCCEEDED, summary="Citus found nothing to move.")
-                            return "done"
+                            job.spec.nothing_to_move(sess, job)
+                            job.refresh_from_db()
+                            if job.state not in Job.ACTIVE_STATES:
+                                return "done"
+                            if not acquire(job_id, token):  # the kind waits (for cleanup) before it finishes
+                                return "lost"
+                            time.sleep(settings.JOB_POLL_SECONDS)
+                            continue
                         update(job, citus_job_id=citus_job_id)
                     if job.cancel_requested_at and not job.cancel_sent:
                         _send_cancel(sess, job)

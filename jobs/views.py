@@ -127,31 +127,18 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
         return render(request, "jobs/rebalance.html", context)
     caps, strategies, tables, nodes = inputs.caps, inputs.strategies, inputs.tables, inputs.nodes
     context.update(caps=caps, strategies=strategies)
-    form = RebalanceForm(request.POST or None, strategies=[s.name for s in strategies], tables=tables)
+    form = RebalanceForm(
+        request.POST or None,
+        strategies=[s.name for s in strategies],
+        tables=tables,
+        background=caps.rebalance_status,
+    )
     context["form"] = form
     active = Job.objects.filter(cluster=cluster, lock="rebalance", state__in=Job.ACTIVE_STATES).first()
     context["active"] = active
     if request.method == "GET" or not form.is_valid():
         return render(request, "jobs/rebalance.html", context)
-    data = form.cleaned_data
-    one_table = data["scope"] == "table"
-    if not one_table and not caps.rebalance_status:
-        form.add_error(
-            "scope",
-            "This cluster's Citus has no background rebalance with status (needs 11.2+); "
-            "rebalance one table at a time instead.",
-        )
-        return render(request, "jobs/rebalance.html", context)
-    params: dict[str, Any] = {"strategy": data["strategy"] or None, "transfer_mode": data["transfer_mode"] or None}
-    if one_table:
-        params.update(
-            relation=data["relation"],
-            threshold=data["threshold"],
-            max_shard_moves=data["max_shard_moves"],
-            excluded_shards=data["excluded_shards"],
-        )
-    else:
-        params["drain_only"] = data["drain_only"]
+    kind_name, params = form.kind_and_params()
     if request.POST.get("confirm") != "yes":
         key = preview.plan_key(cluster, params)
         result = preview.just_computed(key) or preview.try_inline(cluster, params, key)
@@ -165,7 +152,7 @@ def rebalance_page(request: HttpRequest, cluster_id: int) -> HttpResponse:
             return render(request, "jobs/rebalance.html", context)
         context.update(_plan_context(cluster, nodes, result))
         return render(request, "jobs/rebalance.html", context)
-    kind = kinds.KINDS["rebalance_table" if one_table else "rebalance"]
+    kind = kinds.KINDS[kind_name]
     try:
         job = actions.do_start_job(request.user, cluster, kind, params, target=params.get("relation") or cluster.name)
     except actions.JobAlreadyRunning as exc:
@@ -280,7 +267,7 @@ def drain_node(request: HttpRequest, cluster_id: int, nodeid: int) -> HttpRespon
         messages.error(request, f"There is no node {nodeid} (any more).")
         return redirect("nodes:list", cluster_id=cluster.pk)
     others = kinds.drain.other_marked_nodes(nodes, nodeid)
-    targets = [n.address for n in nodes if n.nodeid != nodeid and n.shouldhaveshards and n.isactive]
+    targets = kinds.drain.targets(nodes, nodeid)
     transfer_mode = request.POST.get("transfer_mode") or None
     params = kinds.drain.DrainParams(nodeid=node.nodeid, transfer_mode=transfer_mode)
     context.update(node=node, others=others, targets=targets, steps=_drain_kind(remove).steps(node, params))

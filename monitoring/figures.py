@@ -17,7 +17,8 @@ from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus.connection import Session, session
 from citusadmin.citus.errors import CitusError
 from clusters.models import Cluster
-from monitoring import health
+from jobs import heartbeat
+from monitoring import health, reach, shared
 from monitoring.collector import latest_finished
 
 Options = dict[str, Any]
@@ -107,3 +108,33 @@ def compute(cluster: Cluster, tab: str, options: Options) -> dict[str, Any]:
             return {"prereq": prereq, "measured_at": prereq.measured_at, **FIGURES[tab](sess, prereq, cluster, options)}
     except CitusError as exc:
         return {"error": exc}
+
+
+def shared_values(
+    cluster: Cluster, tab: str, shared_options: str = "", options: Options | None = None
+) -> dict[str, Any]:
+    """The tab's figures, computed once per cluster, tab and options per interval whoever asks (pages
+    and API alike), at most ``MONITORING_FANOUTS_PER_CLUSTER`` at once per cluster."""
+    key = shared.key_for(cluster.pk, cluster.target().key, tab, shared_options)
+    try:
+        values, _ = shared.shared_figure(
+            key,
+            settings.MONITORING_SHARE_SECONDS,
+            lambda: compute(cluster, tab, options or {}),
+            group=f"cluster:{cluster.pk}",
+            slots=settings.MONITORING_FANOUTS_PER_CLUSTER,
+        )
+    except shared.Busy as exc:
+        values = {"error": CitusError(str(exc))}
+    return dict(values)
+
+
+def with_console_checks(cluster: Cluster, values: dict[str, Any]) -> None:
+    """Add to shared health figures what is per request and costs the cluster nothing: the Celery
+    worker's heartbeat, and the latest reachability probe (one story with Overview and Nodes)."""
+    checks = [health.workers_check(heartbeat.status()), *values["checks"]]
+    live = reach.latest(cluster.pk)
+    if live is not None and not live.error:
+        checks = [health.reachable_from_probe(c, live, values["node_names"]) for c in checks]
+    values["checks"] = checks
+    values["overall"] = health.overall(checks)

@@ -28,8 +28,7 @@ from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
 from clusters.lookup import cluster_for, may_see, sees_all_clusters, visible_clusters
 from clusters.models import Cluster
-from jobs import heartbeat
-from monitoring import actions, charts, figures, health, reach, shared
+from monitoring import actions, charts, figures
 from monitoring import alerts as alerts_engine
 from monitoring import workbench as workbench_reading
 from monitoring.models import Alert, AlertDelivery, SavedExplain
@@ -65,20 +64,8 @@ def _live(
         "tabs": TABS,
         "refresh": settings.MONITORING_REFRESH_SECONDS,
     }
-    # one computation per cluster, tab and options per interval, whoever asks (the panel's own
-    # permissions-dependent buttons are rendered per viewer from the shared figures)
     shared_options = "&".join(f"{k}={v}" for k, v in sorted(request.GET.items()) if k in SHARED_OPTIONS)
-    key = shared.key_for(cluster.pk, cluster.target().key, tab, shared_options)
-    try:
-        values, _ = shared.shared_figure(
-            key,
-            settings.MONITORING_SHARE_SECONDS,
-            lambda: figures.compute(cluster, tab, options or {}),
-            group=f"cluster:{cluster.pk}",
-            slots=settings.MONITORING_FANOUTS_PER_CLUSTER,
-        )
-    except shared.Busy as exc:
-        values = {"error": CitusError(str(exc))}
+    values = figures.shared_values(cluster, tab, shared_options, options)
     context.update(values)
     if after is not None and "error" not in context:
         after(cluster, context)
@@ -123,15 +110,7 @@ def tenants(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
 @require_GET
 @require_perm(Perm.VIEW_MONITORING)
 def health_page(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
-    def after(cluster: Cluster, context: dict[str, Any]) -> None:
-        checks = [health.workers_check(heartbeat.status()), *context["checks"]]
-        live = reach.latest(cluster.pk)
-        if live is not None and not live.error:  # one story with the Overview and Nodes pages
-            checks = [health.reachable_from_probe(c, live, context["node_names"]) for c in checks]
-        context["checks"] = checks
-        context["overall"] = health.overall(checks)
-
-    return _live(request, cluster_id, "health", after=after)
+    return _live(request, cluster_id, "health", after=figures.with_console_checks)
 
 
 @require_GET

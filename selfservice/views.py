@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,8 +16,8 @@ from citusadmin.citus.errors import CitusError
 from citusadmin.pagination import keyset_page
 from citusadmin.permissions import require_perm
 from citusadmin.perms import Perm
-from clusters.lookup import cluster_for, sees_all_clusters, visible_clusters
-from selfservice import actions, plans
+from clusters.lookup import cluster_for
+from selfservice import actions, plans, reads
 from selfservice.forms import DecisionForm, RequestFilterForm, RequestForm, split_qualified
 from selfservice.models import ChangeRequest, Notification
 from tables import reads as table_reads
@@ -26,21 +25,10 @@ from tables import reads as table_reads
 PAGE_SIZE = 50
 
 
-def _may_see_requests(user: Any) -> bool:
-    return bool(user.has_perm(Perm.REQUEST_CHANGE) or user.has_perm(Perm.DECIDE_CHANGE))
-
-
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
     """Deciders see every request on the clusters they see; everyone else their own."""
-    user = request.user
-    if not _may_see_requests(user):
-        raise PermissionDenied("You do not have the permission selfservice.request_change.")
-    changes = ChangeRequest.objects.select_related("cluster", "job")
-    if not user.has_perm(Perm.DECIDE_CHANGE):
-        changes = changes.filter(requested_by_id=user.pk)
-    if not sees_all_clusters(user):
-        changes = changes.filter(cluster__in=visible_clusters(user))
+    changes = reads.visible_requests(request.user)
     form = RequestFilterForm(request)
     if form.value("state"):
         changes = changes.filter(state=form.value("state"))
@@ -53,13 +41,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 
 def _change_for(request: HttpRequest, request_id: int) -> ChangeRequest:
-    if not _may_see_requests(request.user):
-        raise PermissionDenied("You do not have the permission selfservice.request_change.")
-    change = get_object_or_404(ChangeRequest.objects.select_related("cluster", "job"), pk=request_id)
-    cluster_for(request, change.cluster_id)  # 404 on a cluster this user was not given
-    if change.requested_by_id != request.user.pk and not request.user.has_perm(Perm.DECIDE_CHANGE):
-        raise Http404("no such request")
-    return change
+    return reads.request_for(request.user, request_id)
 
 
 @require_GET

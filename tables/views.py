@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,11 +21,11 @@ from clusters.lookup import cluster_for
 from clusters.models import Cluster
 from jobs import kinds
 from jobs.actions import JobAlreadyRunning, do_start_job
+from jobs.models import Job
 from monitoring import collector
 from monitoring.models import ColocationNodeSnapshot, ShardSize, TableSnapshot
-from tables import actions, reads
+from tables import actions, distributing, reads
 from tables import placement_map as placement_map_module
-from tables.checks import check_distribute
 from tables.forms import AlterForm, DistributeForm, GrantForm, TableFilterForm
 
 PAGE_SIZE = 50
@@ -141,52 +140,35 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int) -> HttpRespons
     if request.method == "GET" or not form.is_valid():
         return render(request, "tables/distribute.html", context)
     data = form.cleaned_data
-    colocate_with = data["colocate_with"] or "default"
     try:
-        colocation, rows = reads.distribute_facts(cluster, info, colocate_with)
+        planned = distributing.plan(
+            cluster,
+            info,
+            caps.create_concurrently,
+            column=data["column"],
+            shard_count=data["shard_count"],
+            colocate_with=data["colocate_with"],
+            as_job=data["as_job"],
+        )
     except CitusError as exc:
         context["error"] = exc
         return render(request, "tables/distribute.html", context)
-    checks = check_distribute(info, data["column"], colocation, colocate_with, exact_rows=rows)
-    as_job = data["as_job"] or info.local_bytes > settings.DISTRIBUTE_JOB_BYTES
-    concurrently = as_job and caps.create_concurrently
-    statement = citus_tables.distribute_sql(
-        info.qualified,
-        data["column"],
-        shard_count=data["shard_count"],
-        colocate_with=None if colocate_with == "default" else colocate_with,
-        concurrently=concurrently,
-    )
-    context.update(checks=checks, preview=statement.as_string(), as_job=as_job)
-    if request.POST.get("confirm") != "yes" or not checks.ok:
+    context.update(checks=planned.checks, preview=planned.preview, as_job=planned.as_job)
+    if request.POST.get("confirm") != "yes" or not planned.checks.ok:
         return render(request, "tables/distribute.html", context)
-    parameters = {
-        "relation": info.qualified,
-        "column": data["column"],
-        "shard_count": data["shard_count"],
-        "colocate_with": None if colocate_with == "default" else colocate_with,
-    }
-    if as_job:
-        try:
-            job = do_start_job(
-                request.user,
-                cluster,
-                kinds.KINDS["distribute_concurrently"],
-                {**parameters, "concurrently": concurrently},
-                target=info.display,
-            )
-        except (CitusError, BrokerUnavailable, JobAlreadyRunning) as exc:
-            messages.error(request, exc.user_message)
-            return render(request, "tables/distribute.html", context)
-        return redirect("jobs:detail", job_id=job.pk)
     try:
-        notices = actions.do_distribute(request.user, cluster, info.display, statement, parameters)
+        outcome = distributing.run(request.user, cluster, planned)
+    except (BrokerUnavailable, JobAlreadyRunning) as exc:
+        messages.error(request, exc.user_message)
+        return render(request, "tables/distribute.html", context)
     except CitusError as exc:
         messages.error(request, f"Distributing {info.display} failed: {exc.page_text()}")
         return render(request, "tables/distribute.html", context)
+    if isinstance(outcome, Job):
+        return redirect("jobs:detail", job_id=outcome.pk)
     messages.success(
         request,
-        f"{info.display} is now distributed by {data['column']}." + (" Citus: " + " ".join(notices) if notices else ""),
+        f"{info.display} is now distributed by {data['column']}." + (" Citus: " + " ".join(outcome) if outcome else ""),
     )
     return _to_table(cluster, info)
 

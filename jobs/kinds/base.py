@@ -91,6 +91,13 @@ class JobKind:
         finish(job, JobModel.State.SUCCEEDED, summary=f"Citus job {status.job_id} finished: {summary}.")
         return True
 
+    def nothing_to_move(self, sess: Session, job: Job) -> None:
+        """Citus started no job (nothing to move): the kind finishes what is left to do, if anything."""
+        from jobs.models import Job as JobModel
+        from jobs.state import finish
+
+        finish(job, JobModel.State.SUCCEEDED, summary="Citus found nothing to move.")
+
     # BLOCKING --------------------------------------------------------------------------------------
     def left_behind(self, job: Job) -> str:
         """After a failure: what the statement left in the cluster, in words (appended to the error)."""

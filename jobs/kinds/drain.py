@@ -37,6 +37,23 @@ def other_marked_nodes(nodes: list[citus_nodes.Node], nodeid: int) -> list[str]:
     return [n.address for n in nodes if n.nodeid != nodeid and not n.shouldhaveshards and n.data_placements > 0]
 
 
+def targets(nodes: list[citus_nodes.Node], nodeid: int) -> list[str]:
+    """Where the drained shards may go: the other active nodes that should have shards."""
+    return [n.address for n in nodes if n.nodeid != nodeid and n.shouldhaveshards and n.isactive]
+
+
+def refusal(nodes: list[citus_nodes.Node], nodeid: int) -> str | None:
+    """Why a drain of ``nodeid`` must not start now (the page and the API say the same)."""
+    if others := other_marked_nodes(nodes, nodeid):
+        return (
+            f"Citus would drain {', '.join(others)} too (marked should-have-shards = false and still holding "
+            "shards): set should-have-shards back on them first."
+        )
+    if not targets(nodes, nodeid):
+        return "No other active node may receive shards: add or activate a node first."
+    return None
+
+
 class DrainNode(JobKind):
     name = "drain_node"
     label = "Drain a node"
@@ -87,6 +104,10 @@ class DrainAndRemove(DrainNode):
 
     def complete(self, sess: Session, job: Job, status: rebalance.CitusJob, summary: str) -> bool:
         return _remove_after_drain(sess, job, summary)
+
+    def nothing_to_move(self, sess: Session, job: Job) -> None:
+        """The node held no shard (or they were already moved): remove it all the same."""
+        _remove_after_drain(sess, job, "Citus found nothing to move")
 
 
 def _remove_after_drain(sess: Session, job: Job, summary: str) -> bool:
