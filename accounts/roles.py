@@ -53,6 +53,7 @@ _ADMIN = _OPERATOR | {
     Perm.VIEW_AUDIT,
     Perm.RESET_STATS,
     Perm.DECIDE_CHANGE,
+    Perm.CONFIGURE_ALERTS,
 }
 _AUDITOR = {Perm.VIEW_AUDIT}
 

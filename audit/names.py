@@ -59,6 +59,7 @@ class Action(StrEnum):
     EXPLAIN = "monitoring.explain"
     EXPLAIN_ANALYZE = "monitoring.explain_analyze"
     ACKNOWLEDGE_ALERT = "monitoring.acknowledge_alert"
+    SET_ALERT_RULE = "monitoring.set_alert_rule"
     # self-service
     REQUEST_CHANGE = "selfservice.request"
     APPROVE = "selfservice.approve"

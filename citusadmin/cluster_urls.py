@@ -69,6 +69,7 @@ urlpatterns = [
         path("monitoring/reset/", monitoring.reset, name="reset"),
         path("monitoring/workbench/", monitoring.workbench, name="workbench"),
         path("monitoring/workbench/compare/", monitoring.workbench_compare, name="workbench_compare"),
+        path("monitoring/alert-rules/", monitoring.alert_rules, name="alert_rules"),
     ),
     # a new change request
     section(

@@ -101,3 +101,34 @@ class RejectNulMiddleware:
                         "Bad request: a value contains a NUL character.", status=400, content_type="text/plain"
                     )
         return self.get_response(request)
+
+
+class ApiProblemMiddleware:
+    """Under /api/ every error is an RFC 9457 problem, also those Django or the router answer before
+    the API's own handlers run (405 for a method a route lacks, 400 for a body that cannot be parsed,
+    a NUL refused above)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith(("application/problem+json", "application/json"))
+        ):
+            from http import HTTPStatus
+
+            from django.http import JsonResponse
+
+            title = HTTPStatus(response.status_code).phrase if response.status_code in HTTPStatus else "Error"
+            problem = JsonResponse(
+                {"type": "about:blank", "title": title, "status": response.status_code, "instance": request.path},
+                status=response.status_code,
+                content_type="application/problem+json",
+            )
+            if response.has_header("Allow"):
+                problem["Allow"] = response["Allow"]
+            return problem
+        return response

@@ -50,6 +50,7 @@ class Perm(StrEnum):
     EXPLAIN_QUERY = "monitoring.explain_query"
     EXPLAIN_ANALYZE = "monitoring.explain_analyze"
     ACKNOWLEDGE_ALERT = "monitoring.acknowledge_alert"
+    CONFIGURE_ALERTS = "monitoring.configure_alerts"
     # self-service, users, audit
     REQUEST_CHANGE = "selfservice.request_change"
     DECIDE_CHANGE = "selfservice.decide_change"

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "citusadmin.middleware.ApiProblemMiddleware",
     "citusadmin.middleware.RequestContextMiddleware",
     "citusadmin.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

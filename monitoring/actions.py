@@ -130,3 +130,38 @@ def do_acknowledge_alert(actor: Actor, alert_id: int, comment: str) -> Alert:
         entry.result = "acknowledged" if changed else f"nothing to do: the alert is {alert.state}"
     alert.refresh_from_db()
     return alert
+
+
+def do_set_alert_rule(
+    actor: Actor, cluster: Cluster, rule: str, *, enabled: bool, for_minutes: int | None, threshold: float | None
+) -> str:
+    """This cluster's setting for one rule; back to the defaults when it equals them (no override kept)."""
+    from monitoring.alerts import RULES
+    from monitoring.models import AlertOverride
+
+    default = RULES[rule]
+    if for_minutes == default.for_minutes:
+        for_minutes = None
+    if threshold is not None and default.threshold is not None and threshold == default.threshold:
+        threshold = None
+    if default.threshold is None:
+        threshold = None  # the rule has no number to change
+    with audited(
+        actor,
+        Action.SET_ALERT_RULE,
+        perm=Perm.CONFIGURE_ALERTS,
+        cluster=cluster,
+        target=rule,
+        parameters={"enabled": enabled, "for_minutes": for_minutes, "threshold": threshold},
+    ) as entry:
+        if enabled and for_minutes is None and threshold is None:
+            AlertOverride.objects.filter(cluster=cluster, rule=rule).delete()
+            entry.result = "the defaults apply"
+        else:
+            AlertOverride.objects.update_or_create(
+                cluster=cluster,
+                rule=rule,
+                defaults={"enabled": enabled, "for_minutes": for_minutes, "threshold": threshold},
+            )
+            entry.result = "switched off" if not enabled else "changed"
+        return str(entry.result)

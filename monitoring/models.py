@@ -274,6 +274,7 @@ class AlertOverride(models.Model):
 
     class Meta:
         default_permissions = ()
+        permissions = [("configure_alerts", "Switch an alert rule off or change its minutes or threshold on a cluster")]
         constraints = [models.UniqueConstraint(fields=["cluster", "rule"], name="one_override_per_rule")]
 
     def __str__(self) -> str:

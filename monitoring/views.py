@@ -31,7 +31,8 @@ from clusters.models import Cluster
 from monitoring import actions, charts, figures
 from monitoring import alerts as alerts_engine
 from monitoring import workbench as workbench_reading
-from monitoring.models import Alert, AlertDelivery, SavedExplain
+from monitoring.forms import AlertRuleForm
+from monitoring.models import Alert, AlertDelivery, AlertOverride, SavedExplain
 
 # The query-string options that change a figure (anything else, such as htmx's, does not).
 SHARED_OPTIONS = ("order", "idle", "fragments")
@@ -284,6 +285,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
             "evaluated_every": settings.ALERT_EVALUATE_SECONDS,
             "channels": alerts_engine.channels(),
             "rules": alerts_engine.RULES.values(),
+            "clusters": visible.order_by("name")[:50],
         },
     )
 
@@ -301,3 +303,39 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = actions.do_acknowledge_alert(request.user, alert.pk, comment)
     messages.success(request, f"Alert {alert.pk} is {alert.state}.")
     return redirect("alerts:list")
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm(lambda request, **_: Perm.CONFIGURE_ALERTS if request.method == "POST" else Perm.VIEW_MONITORING)
+def alert_rules(request: HttpRequest, cluster_id: int) -> HttpResponse:
+    """Each rule as this cluster has it (defaults, or the cluster's own setting); Admins change one."""
+    cluster = cluster_for(request, cluster_id)
+    form = AlertRuleForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            result = actions.do_set_alert_rule(
+                request.user,
+                cluster,
+                data["rule"],
+                enabled=data["enabled"],
+                for_minutes=data["for_minutes"],
+                threshold=data["threshold"],
+            )
+            messages.success(request, f"{alerts_engine.RULES[data['rule']].title} on {cluster.name}: {result}.")
+            return redirect("monitoring:alert_rules", cluster_id=cluster.pk)
+        messages.error(request, "Not saved: " + "; ".join(str(m) for errors in form.errors.values() for m in errors))
+    overrides = {o.rule: o for o in AlertOverride.objects.filter(cluster=cluster)}
+    rows = []
+    for rule in alerts_engine.RULES.values():
+        own = overrides.get(rule.name)
+        rows.append(
+            {
+                "rule": rule,
+                "own": own,
+                "enabled": own.enabled if own else True,
+                "for_minutes": own.for_minutes if own and own.for_minutes is not None else rule.for_minutes,
+                "threshold": own.threshold if own and own.threshold is not None else rule.threshold,
+            }
+        )
+    return render(request, "monitoring/alert_rules.html", {"cluster": cluster, "rows": rows, "tab": "alert-rules"})

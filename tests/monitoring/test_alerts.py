@@ -181,3 +181,30 @@ def test_a_cluster_can_switch_a_rule_off(cluster_row, controllable, settings, wo
         alerts.evaluate(now)
         alerts.evaluate(now + timedelta(minutes=5))
     assert not Alert.objects.filter(rule="node_unreachable").exists()
+
+
+def test_an_admin_changes_a_rule_per_cluster_and_the_engine_uses_it(client, admin, viewer, cluster_row):
+    from audit.models import AuditEntry
+    from monitoring import alerts
+    from monitoring.models import AlertOverride
+
+    url = f"/c/{cluster_row.pk}/monitoring/alert-rules/"
+    client.force_login(viewer)
+    page = client.get(url).content.decode()
+    assert "Data skew between workers" in page and "Save</button>" not in page  # Viewers read, cannot change
+    assert client.post(url, {"rule": "skew", "enabled": "on", "threshold": "5"}).status_code == 403
+    client.force_login(admin)
+    assert client.post(url, {"rule": "skew", "enabled": "on", "for_minutes": "60", "threshold": "5"}).status_code == 302
+    assert client.post(url, {"rule": "job_failed", "for_minutes": "0"}).status_code == 302  # switched off
+    overrides = {(o.cluster_id, o.rule): o for o in AlertOverride.objects.all()}
+    assert alerts._setting(overrides, cluster_row, alerts.RULES["skew"]).threshold == 5
+    assert alerts._setting(overrides, cluster_row, alerts.RULES["job_failed"]) is None
+    entry = AuditEntry.objects.filter(action="monitoring.set_alert_rule", target="skew").latest("pk")
+    assert entry.actor_name == admin.username and entry.parameters["threshold"] == 5
+    page = client.get(url).content.decode()
+    assert "this cluster&#x27;s own" in page or "this cluster's own" in page
+    # a threshold on a rule that has none is refused; the defaults again remove the override
+    client.post(url, {"rule": "node_unreachable", "enabled": "on", "threshold": "3"})
+    assert not AlertOverride.objects.filter(rule="node_unreachable").exists()
+    client.post(url, {"rule": "skew", "enabled": "on", "for_minutes": "60", "threshold": "20"})
+    assert not AlertOverride.objects.filter(rule="skew").exists()
