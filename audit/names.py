@@ -60,6 +60,12 @@ class Action(StrEnum):
     EXPLAIN_ANALYZE = "monitoring.explain_analyze"
     ACKNOWLEDGE_ALERT = "monitoring.acknowledge_alert"
     SET_ALERT_RULE = "monitoring.set_alert_rule"
+    # Patroni
+    PATRONI_RESTART = "clusters.patroni_restart"
+    PATRONI_REINITIALIZE = "clusters.patroni_reinitialize"
+    PATRONI_PAUSE = "clusters.patroni_pause"
+    PATRONI_RESUME = "clusters.patroni_resume"
+    PATRONI_LEADER_CHANGED = "clusters.patroni_leader_changed"
     # self-service
     REQUEST_CHANGE = "selfservice.request"
     APPROVE = "selfservice.approve"

@@ -35,6 +35,7 @@ COLLECT_TASKS = frozenset(
         "monitoring.tasks.probe_reachability",
         "monitoring.tasks.alerts",
         "clusters.tasks.probe_all_clusters",
+        "clusters.tasks.watch_patroni",
     }
 )
 

@@ -7,6 +7,7 @@ starts with ``clusters.lookup.cluster_for(request, cluster_id)``.
 from django.urls import URLPattern, URLResolver, include, path
 
 from citusadmin import converters
+from clusters import ha_views as ha
 from jobs import views as jobs
 from monitoring import views as monitoring
 from nodes import views as nodes
@@ -45,6 +46,14 @@ urlpatterns = [
         path("schemas/change/", tables.schema_change, name="schema_change"),
         path("tables/<id:relid>/distribute/", tables.distribute, name="distribute"),
         path("tables/<id:relid>/<tableop:op>/", tables.table_operation, name="operation"),
+    ),
+    # high availability (Patroni)
+    section(
+        "ha/",
+        "ha",
+        path("", ha.ha_page, name="page"),
+        path("<id:group>/switchover/", ha.switchover, name="switchover"),
+        path("<id:group>/<slug:op>/", ha.member_operation, name="operation"),
     ),
     # rebalance, drain
     section(

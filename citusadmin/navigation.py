@@ -35,6 +35,7 @@ NAV: tuple[Item, ...] = (
         active_not=("nodes:overview",),
     ),
     Item("Tables", "tables:list", (Perm.VIEW_CLUSTER,), per_cluster=True, active_in=("tables",)),
+    Item("HA", "ha:page", (Perm.VIEW_CLUSTER,), per_cluster=True, active_in=("ha",)),
     Item("Jobs", "jobs:list", (Perm.VIEW_JOB,), active_in=("jobs", "cluster_jobs"), query="cluster={cid}"),
     Item(
         "Monitoring",

@@ -41,6 +41,8 @@ class Perm(StrEnum):
     DRAIN_NODE = "jobs.drain_node"
     ALTER_TABLE = "jobs.alter_table"
     CANCEL_JOB = "jobs.cancel_job"
+    PATRONI_SWITCHOVER = "clusters.patroni_switchover"
+    PATRONI_MANAGE = "clusters.patroni_manage"
     # monitoring
     VIEW_MONITORING = "monitoring.view_monitoring"
     COLLECT_NOW = "monitoring.collect_now"

@@ -302,6 +302,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": REACH_PROBE_SECONDS},  # queued while the worker was away: dropped, not piled up
     },
     "probe-clusters": {"task": "clusters.tasks.probe_all_clusters", "schedule": CLUSTER_PROBE_INTERVAL},
+    "watch-patroni": {
+        "task": "clusters.tasks.watch_patroni",
+        "schedule": REACH_PROBE_SECONDS,
+        "options": {"expires": REACH_PROBE_SECONDS},
+    },
     "collect-clusters": {"task": "monitoring.tasks.collect_all", "schedule": COLLECTOR_INTERVAL},
     "sweep-jobs": {"task": "jobs.tasks.sweep", "schedule": env_int("JOB_SWEEP_SECONDS", 5, minimum=1)},
     "alerts": {
@@ -367,6 +372,10 @@ MONITORING_REFRESH_SECONDS = env_int("MONITORING_REFRESH_SECONDS", 10, minimum=2
 # A monitoring figure that reaches every node is computed at most once per cluster this often, whoever
 # asks (monitoring.shared); 0 computes it for every request.
 MONITORING_SHARE_SECONDS = env_int("MONITORING_SHARE_SECONDS", MONITORING_REFRESH_SECONDS, minimum=0)
+# Patroni-managed clusters: a replica further behind its leader than this is flagged on the HA page
+# and refused as a switchover candidate; the HA figures are shared between viewers this long.
+PATRONI_LAG_WARN_BYTES = env_int("PATRONI_LAG_WARN_BYTES", 16 * 1024 * 1024, minimum=0)
+PATRONI_SHARE_SECONDS = env_int("PATRONI_SHARE_SECONDS", 3, minimum=0)
 # /metrics (Prometheus): off unless a token (Authorization: Bearer) or allowed addresses are set.
 METRICS_TOKEN = env_str("METRICS_TOKEN") or (
     Path(env_str("METRICS_TOKEN_FILE")).read_text().strip() if env_str("METRICS_TOKEN_FILE") else ""

@@ -21,13 +21,23 @@ def _safe_params(cluster: Cluster) -> dict[str, Any]:
     """Connection settings for the audit entry: never the password itself."""
     params: dict[str, Any] = cluster.libpq_params()
     params["password_stored"] = cluster.has_password
+    if cluster.has_patroni:
+        params.update(
+            patroni_etcd=cluster.patroni_etcd,
+            patroni_scope=cluster.patroni_scope,
+            patroni_rest=cluster.patroni_rest,
+            patroni_user=cluster.patroni_user,
+            patroni_password_stored=bool(cluster.patroni_password_encrypted),
+        )
     return params
 
 
 def do_register_cluster(actor: Actor, fields: dict[str, Any], password: str = "") -> Cluster:
     with audited(actor, Action.REGISTER_CLUSTER, perm=Perm.MANAGE_CLUSTER, target=fields.get("name", "")) as entry:
+        patroni_password = fields.pop("patroni_password", "")
         cluster = Cluster(**fields)
         cluster.set_password(password)
+        cluster.set_patroni_password(patroni_password)
         cluster.save()
         entry.parameters = _safe_params(cluster)
     return cluster
@@ -37,6 +47,9 @@ def do_update_cluster(
     actor: Actor, cluster: Cluster, fields: dict[str, Any], password: str = "", clear_password: bool = False
 ) -> Cluster:
     with audited(actor, Action.UPDATE_CLUSTER, perm=Perm.MANAGE_CLUSTER, cluster=cluster, target=cluster.name) as entry:
+        fields = dict(fields)
+        if patroni_password := fields.pop("patroni_password", ""):
+            cluster.set_patroni_password(patroni_password)
         for key, value in fields.items():
             setattr(cluster, key, value)
         if password:

@@ -23,8 +23,15 @@ def clusters(request: HttpRequest) -> dict[str, Any]:
         current_id = match.kwargs["cluster_id"]
     elif hasattr(request, "session"):
         current_id = request.session.get("current_cluster")
-    return {
+    context = {
         "switcher_clusters": visible_clusters(user).only("id", "name"),
         "current_cluster_id": current_id,
         "nav": navigation.items(request, current_id),
     }
+    if match is not None and "cluster_id" in match.kwargs:
+        from clusters.ha import recent_changes
+
+        cluster_id = int(match.kwargs["cluster_id"])
+        # a callable: the query runs only when a full page draws the banner (never for htmx fragments)
+        context["leader_changes"] = lambda: recent_changes(cluster_id, hours=1)
+    return context

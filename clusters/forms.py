@@ -9,7 +9,16 @@ from django import forms
 
 from clusters.models import Cluster
 
-PATH_FIELDS = ("passfile", "sslrootcert", "sslcert", "sslkey", "sslcrl")
+PATH_FIELDS = (
+    "passfile",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "patroni_cafile",
+    "patroni_certfile",
+    "patroni_keyfile",
+)
 
 
 class ClusterForm(forms.ModelForm):
@@ -20,6 +29,13 @@ class ClusterForm(forms.ModelForm):
         help_text="Optional: stored encrypted. Leave empty to keep the stored one (or to use pgpass/service).",
     )
     clear_password = forms.BooleanField(required=False, label="Remove the stored password")
+    patroni_password = forms.CharField(
+        required=False,
+        strip=False,
+        label="Patroni REST password",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Optional (basic auth of Patroni's REST API): stored encrypted. Empty keeps the stored one.",
+    )
 
     class Meta:
         model = Cluster
@@ -38,7 +54,17 @@ class ClusterForm(forms.ModelForm):
             "sslkey",
             "sslcrl",
             "ssl_min_protocol_version",
+            "other_hosts",
+            "patroni_etcd",
+            "patroni_scope",
+            "patroni_namespace",
+            "patroni_rest",
+            "patroni_user",
+            "patroni_cafile",
+            "patroni_certfile",
+            "patroni_keyfile",
         ]
+        widgets = {"patroni_rest": forms.Textarea(attrs={"rows": 3})}
         labels = {
             "dbname": "Database",
             "user": "User",
@@ -56,6 +82,21 @@ class ClusterForm(forms.ModelForm):
         ("Cluster", ("name", "description")),
         ("Connection", ("service", "host", "port", "dbname", "user", "password", "clear_password", "passfile")),
         ("SSL/TLS", ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "ssl_min_protocol_version")),
+        (
+            "High availability (Patroni)",
+            (
+                "other_hosts",
+                "patroni_etcd",
+                "patroni_scope",
+                "patroni_namespace",
+                "patroni_rest",
+                "patroni_user",
+                "patroni_password",
+                "patroni_cafile",
+                "patroni_certfile",
+                "patroni_keyfile",
+            ),
+        ),
     )
 
     def sections(self, *, has_password: bool = False) -> list[tuple[str, list[forms.BoundField]]]:
@@ -73,6 +114,10 @@ class ClusterForm(forms.ModelForm):
             path = data.get(field)
             if path and not os.path.isfile(path):
                 self.add_error(field, f"No readable file at {path} on the dashboard host.")
+        if data.get("patroni_etcd") and not data.get("patroni_scope"):
+            self.add_error("patroni_scope", "The DCS holds many Patroni clusters: name this one's scope.")
+        if data.get("other_hosts") and (data.get("host", "").startswith("/") or not data.get("host")):
+            self.add_error("other_hosts", "Other members need the first member's host name or address above.")
         if data.get("sslmode") == "verify-full" and data.get("host", "").startswith("/"):
             self.add_error("sslmode", "verify-full needs a host name, not a socket directory.")
         return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -88,7 +90,11 @@ def cluster_test(request: HtmxHttpRequest, cluster_id: int) -> HttpResponse:
         report = actions.do_test_connection(request.user, cluster)
     except CitusError as exc:
         error = exc
-    context = {"cluster": cluster, "report": report, "error": error}
+    context: dict[str, Any] = {"cluster": cluster, "report": report, "error": error}
+    if cluster.has_patroni:  # Patroni's version, scope and groups, or why it cannot be read
+        from clusters import ha
+
+        context["ha"] = ha.read(cluster)
     if request.htmx:
         response = render(request, "clusters/detail.html#test-result", context)
         patch_vary_headers(response, ["HX-Request"])

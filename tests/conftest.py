@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.plugins.users",
     "tests.plugins.isolation",
     "tests.plugins.browser",
+    "tests.plugins.patroni",
 ]
 
 # --- counting real-cluster tests for CI's summary line --------------------------------------------
@@ -22,7 +23,7 @@ _cluster_outcomes: dict[str, str] = {}
 
 def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
     for item in items:
-        if "citus" in getattr(item, "fixturenames", ()):
+        if {"citus", "patroni_cluster"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
 
 

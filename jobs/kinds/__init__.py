@@ -11,6 +11,7 @@ from jobs.kinds.drain import DrainAndRemove, DrainNode
 from jobs.kinds.health import HealthCheck
 from jobs.kinds.maintenance import Vacuum
 from jobs.kinds.rebalance import Rebalance, RebalanceTable
+from jobs.kinds.switchover import Switchover
 from jobs.kinds.tables import ChangeShardCount, DistributeConcurrently, MakeReference
 
 KINDS: dict[str, JobKind] = {
@@ -26,6 +27,7 @@ KINDS: dict[str, JobKind] = {
         Vacuum(),
         Analyze(),
         HealthCheck(),
+        Switchover(),
     )
 }
 

@@ -1,0 +1,150 @@
+"""Patroni-managed Citus: a real etcd and real Patroni managing real Citus (a coordinator group of two,
+worker group 1 of two, worker group 2 of one). Chained on one cluster, in order: registration and the
+HA page against patronictl, bad input, a worker switchover through the console (a job), then the
+coordinator leader's postgres killed while the console keeps answering."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from audit.models import AuditEntry
+from clusters import ha
+from clusters.models import Cluster
+from jobs.models import Job
+from tests.helpers import job_state, wait_for
+
+
+def _page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.content.decode()
+
+
+def test_registered_once_the_ha_page_matches_patronictl(client, admin, patroni_row, patroni_cluster):
+    client.force_login(admin)
+    tested = client.post(f"/clusters/{patroni_row.pk}/test/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Connected" in tested and "Patroni</strong> 4." in tested and patroni_cluster.scope in tested
+    assert "3 groups" in tested
+    page = _page(client, f"/c/{patroni_row.pk}/ha/")
+    listed = patroni_cluster.patronictl_list()
+    assert len(listed) == 5
+    state = ha.read(patroni_row)
+    rows = {(r["Group"], r["Member"]): r for r in ha.as_rows(state)}
+    for entry in listed:
+        mine = rows[(entry["Group"], entry["Member"])]
+        assert (
+            mine["Host"] == entry["Host"] if ":" in entry["Host"] else mine["Host"].endswith(str(entry.get("Port", "")))
+        )
+        assert (entry["Role"] == "Leader") == (mine["Role"] in ("leader", "primary")), (entry, mine)
+        assert entry["State"] == mine["State"], (entry, mine)
+        assert entry["Member"] in page
+    # every group agrees with pg_dist_node: its primary row is Patroni's leader
+    for group in state.groups:
+        assert group.citus_primary is not None and group.leader is not None
+        leader = next(r.member for r in group.members if r.member.name == group.leader)
+        assert group.citus_primary.address == leader.address
+        assert not [f for f in group.findings if f.level == "bad"], group.findings
+    # the Nodes and Overview pages work through the multi-host connection
+    assert "127.0.0.1" in _page(client, f"/c/{patroni_row.pk}/nodes/")
+
+
+def test_bad_input_gets_a_clear_message(client, admin, patroni_row, patroni_cluster, settings):
+    client.force_login(admin)
+    url = f"/c/{patroni_row.pk}/ha/1/switchover/"
+    page = client.post(url, {"candidate": "nobody"}).content.decode()
+    assert "Refused" in page and "not a member of group 1" in page
+    leader = patroni_cluster.leader(1)
+    page = client.post(url, {"candidate": leader}).content.decode()
+    assert "already leads group 1" in page
+    settings.PATRONI_LAG_WARN_BYTES = -1  # every replica counts as lagging: the console refuses it itself
+    replica = next(m.name for m in patroni_cluster.group_members(1) if m.name != leader)
+    page = client.post(url, {"candidate": replica, "confirm": "yes"}).content.decode()
+    assert "lags" in page and not Job.objects.filter(kind="patroni_switchover").exists()
+    assert client.get(f"/c/{patroni_row.pk}/ha/9/switchover/").status_code == 404
+    # Patroni unreachable: the HA page says so, never a 500
+    lost = Cluster.objects.create(
+        name="lost", host="127.0.0.1", port=1, patroni_etcd="http://127.0.0.1:1", patroni_scope="x"
+    )
+    page = _page(client, f"/c/{lost.pk}/ha/")
+    assert "does not answer" in page
+    # a requester or viewer cannot switch over
+    from tests.plugins.users import _user
+
+    viewer = _user("vic-viewer2", "Viewer")
+    client.force_login(viewer)
+    assert client.post(url, {"candidate": replica, "confirm": "yes"}).status_code == 403
+
+
+def test_worker_switchover_through_the_console(client, admin, patroni_row, patroni_cluster, job_worker):
+    client.force_login(admin)
+    leader = patroni_cluster.leader(1)
+    candidate = next(m for m in patroni_cluster.group_members(1) if m.name != leader)
+    url = f"/c/{patroni_row.pk}/ha/1/switchover/"
+    preview = client.post(url, {"candidate": candidate.name}).content.decode()
+    assert "/switchover" in preview and f"&quot;candidate&quot;: &quot;{candidate.name}&quot;" in preview
+    response = client.post(url, {"candidate": candidate.name, "confirm": "yes"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = Job.objects.get(kind="patroni_switchover")
+    wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 150, message=job_worker.logs())
+    job.refresh_from_db()
+    assert job.state == "succeeded", (job.error, list(job.log.values_list("message", flat=True)))
+    assert candidate.name in job.summary and job.progress_done == 3
+    with patroni_cluster.connect() as conn:
+        port = conn.execute("SELECT nodeport FROM pg_dist_node WHERE groupid = 1 AND noderole = 'primary'").fetchone()
+    assert port[0] == candidate.port
+    entry = AuditEntry.objects.filter(sql__contains="/switchover").latest("pk")
+    assert candidate.name in entry.sql and entry.outcome == "succeeded"
+    page = _page(client, f"/c/{patroni_row.pk}/ha/")
+    assert f'data-member="{candidate.name}"' in page
+    state = ha.read(patroni_row)
+    assert state.groups[1].leader == candidate.name and not [f for f in state.groups[1].findings if f.level == "bad"]
+
+
+@pytest.mark.timeout(400)
+def test_the_console_follows_a_coordinator_failover(client, viewer, patroni_row, patroni_cluster, transactional_db):
+    client.force_login(viewer)
+    old = patroni_cluster.leader(0)
+    assert ha.note_leaders(patroni_row) == 0  # the leaders as they are now
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def keep_looking() -> None:  # a viewer with the Overview, Nodes and HA pages open
+        from django.test import Client
+
+        viewer_client = Client()
+        viewer_client.force_login(viewer)
+        while not stop.is_set():
+            for path in ("", "nodes/", "ha/"):
+                statuses.append(viewer_client.get(f"/c/{patroni_row.pk}/{path}").status_code)
+            time.sleep(0.3)
+
+    looker = threading.Thread(target=keep_looking)
+    looker.start()
+    try:
+        patroni_cluster.kill_postgres(patroni_cluster.member(old))
+        wait_for(lambda: patroni_cluster.leader(0) not in (None, old), 90, message=patroni_cluster.logs())
+        new = patroni_cluster.leader(0)
+
+        def follows() -> bool:
+            state = ha.read(patroni_row)
+            return (
+                state.error == ""
+                and state.groups[0].leader == new
+                and not [f for f in state.groups[0].findings if f.level == "bad" and "pg_dist_node" in f.text]
+            )
+
+        wait_for(follows, 90, message=patroni_cluster.logs())
+        time.sleep(2)  # a few more rounds of pages on the new leader
+    finally:
+        stop.set()
+        looker.join(30)
+    assert statuses and 500 not in statuses, statuses
+    assert ha.note_leaders(patroni_row) == 1
+    entry = AuditEntry.objects.get(action="clusters.patroni_leader_changed")
+    assert entry.parameters["from"] == old and entry.parameters["to"] == new and entry.source == "system"
+    page = _page(client, f"/c/{patroni_row.pk}/")
+    assert 'id="failover-banner"' in page and f"{old} → <strong>{new}</strong>" in page
+    assert new in _page(client, f"/c/{patroni_row.pk}/ha/")
