@@ -53,6 +53,14 @@ class RequestForm(forms.Form):
     cascade_to_colocated = forms.BooleanField(
         required=False, initial=True, label="Change the co-located tables too (shard count)"
     )
+    group = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100_000,
+        label="Citus group",
+        help_text="Switchover: 0 is the coordinator.",
+    )
+    candidate = forms.CharField(required=False, max_length=100, label="New leader (Patroni member)")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, help_text="Why, for the Admin")
 
     def clean_table(self) -> tuple[str, str] | None:
@@ -72,6 +80,8 @@ class RequestForm(forms.Form):
             self.add_error("table", "Name the table.")
         if kind == Kind.DISTRIBUTE and not data.get("column"):
             self.add_error("column", "Choose the distribution column.")
+        if kind == Kind.SWITCHOVER and (data.get("group") is None or not data.get("candidate")):
+            self.add_error("candidate", "Name the group and the member that should lead it.")
         if kind == Kind.SHARD_COUNT and not data.get("shard_count"):
             self.add_error("shard_count", "Give the new shard count.")
         return data
@@ -81,6 +91,8 @@ class RequestForm(forms.Form):
         kind = data["kind"]
         if kind == Kind.REBALANCE:
             return {}
+        if kind == Kind.SWITCHOVER:
+            return {"group": data["group"], "candidate": data["candidate"].strip()}
         schema, table = data["table"]
         params: dict[str, Any] = {"schema": schema, "table": table}
         if kind == Kind.DISTRIBUTE:

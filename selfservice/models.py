@@ -18,6 +18,7 @@ class ChangeRequest(models.Model):
         SHARD_COUNT = "shard_count", "Change a shard count"
         ANALYZE = "analyze", "Run ANALYZE"
         REBALANCE = "rebalance", "Rebalance the cluster"
+        SWITCHOVER = "switchover", "Switch a Patroni group over to another member"
 
     class State(models.TextChoices):
         PENDING = "pending", "waiting for approval"

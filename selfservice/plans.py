@@ -42,6 +42,8 @@ def plan(cluster: Cluster, kind: str, params: dict[str, Any]) -> Plan:
     """Raises CitusError when the cluster cannot be asked (the caller shows it)."""
     if kind == Kind.REBALANCE:
         return _plan_rebalance(cluster)
+    if kind == Kind.SWITCHOVER:
+        return _plan_switchover(cluster, params)
     schema, name = params["schema"], params["table"]
     with session(cluster.target()) as sess:
         relid = citus_tables.find_relid(sess, schema, name)
@@ -156,4 +158,35 @@ def _plan_rebalance(cluster: Cluster) -> Plan:
     active = Job.objects.filter(cluster=cluster, lock="rebalance", state__in=Job.ACTIVE_STATES).first()
     if active is not None:
         result.problems.append(f"Job {active.pk} ({active.get_kind_display()}) is running: one rebalance at a time.")
+    return result
+
+
+def _plan_switchover(cluster: Cluster, params: dict[str, Any]) -> Plan:
+    """The switchover job, checked against what Patroni says now (the same refusals as the HA page)."""
+    from django.conf import settings
+
+    from citusadmin.citus import patroni
+    from clusters import ha
+    from jobs.kinds.switchover import refusal
+
+    group, candidate = int(params["group"]), str(params["candidate"])
+    kind = kinds.kind("patroni_switchover")
+    job_params = kind.Params.load({"group": group, "candidate": candidate})
+    result = Plan(f"group {group}", "\n".join(kind.preview(job_params)), kind.name, job_params.dump())
+    if not cluster.has_patroni:
+        result.problems.append(f"{cluster.name} is not registered as a Patroni-managed cluster.")
+        return result
+    topology = patroni.read(ha.access(cluster))
+    if why := refusal(topology, group, candidate, settings.PATRONI_LAG_WARN_BYTES):
+        result.problems.append(why)
+    else:
+        found = topology.group(group)
+        assert found is not None
+        result.statement = str(patroni.switchover_call(found, candidate))
+        result.warnings.append(
+            "Writes to this group pause for a few seconds while Patroni switches and Citus's pg_dist_node follows."
+        )
+    active = Job.objects.filter(cluster=cluster, lock="patroni", state__in=Job.ACTIVE_STATES).first()
+    if active is not None:
+        result.problems.append(f"Job {active.pk} ({active.get_kind_display()}) is running: one switchover at a time.")
     return result

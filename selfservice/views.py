@@ -58,7 +58,12 @@ def request_new_moved(request: HttpRequest, cluster_id: int) -> HttpResponse:
 def request_new(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """Form, then the pre-check's verdict and the exact SQL, then Submit (saved even if it fails)."""
     cluster = cluster_for(request, cluster_id)
-    initial = {"kind": request.GET.get("kind", ChangeRequest.Kind.DISTRIBUTE), "table": request.GET.get("table", "")}
+    initial = {
+        "kind": request.GET.get("kind", ChangeRequest.Kind.DISTRIBUTE),
+        "table": request.GET.get("table", ""),
+        "group": request.GET.get("group", ""),
+        "candidate": request.GET.get("candidate", ""),
+    }
     form = RequestForm(request.POST or None, initial=initial)
     context: dict[str, Any] = {"cluster": cluster, "form": form, "columns": _columns(cluster, request)}
     if request.method == "GET" or not form.is_valid():

@@ -147,6 +147,24 @@ class PatroniCluster:
             self.start_member(member)
         _wait(self._formed, timeout, lambda: "the Patroni cluster did not form: " + self.logs())
 
+    def wait_healthy(self, timeout: float = 120) -> None:
+        """Every group led, every replica streaming, pg_dist_node on every leader (after a failover the
+        old leader takes a while to come back as a replica)."""
+
+        def healthy() -> bool:
+            if not self._formed():
+                return False
+            keys = self.dcs()
+            with self.connect() as conn:
+                rows = conn.execute("SELECT groupid, nodeport FROM pg_dist_node WHERE noderole = 'primary'").fetchall()
+            for group, port in rows:
+                leader = keys.get(f"{group}/leader")
+                if leader is None or self.member(leader).port != port:
+                    return False
+            return True
+
+        _wait(healthy, timeout, lambda: "the Patroni cluster is not healthy: " + self.logs())
+
     def _formed(self) -> bool:
         keys = self.dcs()
         if not all(f"{g}/leader" in keys for g in (0, 1, 2)):

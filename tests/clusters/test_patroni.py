@@ -24,6 +24,7 @@ def _page(client, url: str) -> str:
 
 
 def test_registered_once_the_ha_page_matches_patronictl(client, admin, patroni_row, patroni_cluster):
+    patroni_cluster.wait_healthy()
     client.force_login(admin)
     tested = client.post(f"/clusters/{patroni_row.pk}/test/", HTTP_HX_REQUEST="true").content.decode()
     assert "Connected" in tested and "Patroni</strong> 4." in tested and patroni_cluster.scope in tested
@@ -52,6 +53,7 @@ def test_registered_once_the_ha_page_matches_patronictl(client, admin, patroni_r
 
 
 def test_bad_input_gets_a_clear_message(client, admin, patroni_row, patroni_cluster, settings):
+    patroni_cluster.wait_healthy()
     client.force_login(admin)
     url = f"/c/{patroni_row.pk}/ha/1/switchover/"
     page = client.post(url, {"candidate": "nobody"}).content.decode()
@@ -79,6 +81,7 @@ def test_bad_input_gets_a_clear_message(client, admin, patroni_row, patroni_clus
 
 
 def test_worker_switchover_through_the_console(client, admin, patroni_row, patroni_cluster, job_worker):
+    patroni_cluster.wait_healthy()
     client.force_login(admin)
     leader = patroni_cluster.leader(1)
     candidate = next(m for m in patroni_cluster.group_members(1) if m.name != leader)
@@ -105,6 +108,7 @@ def test_worker_switchover_through_the_console(client, admin, patroni_row, patro
 
 @pytest.mark.timeout(400)
 def test_the_console_follows_a_coordinator_failover(client, viewer, patroni_row, patroni_cluster, transactional_db):
+    patroni_cluster.wait_healthy()
     client.force_login(viewer)
     old = patroni_cluster.leader(0)
     assert ha.note_leaders(patroni_row) == 0  # the leaders as they are now
@@ -148,3 +152,79 @@ def test_the_console_follows_a_coordinator_failover(client, viewer, patroni_row,
     page = _page(client, f"/c/{patroni_row.pk}/")
     assert 'id="failover-banner"' in page and f"{old} → <strong>{new}</strong>" in page
     assert new in _page(client, f"/c/{patroni_row.pk}/ha/")
+
+
+def test_a_requester_asks_for_a_switchover_and_another_admin_approves(
+    client, requester, admin, second_admin, patroni_row, patroni_cluster, job_worker
+):
+    patroni_cluster.wait_healthy()
+    from clusters.models import ClusterAccess
+    from selfservice.models import ChangeRequest
+
+    ClusterAccess.objects.create(user=requester, cluster=patroni_row)
+    leader = patroni_cluster.leader(1)
+    candidate = next(m for m in patroni_cluster.group_members(1) if m.name != leader)
+    client.force_login(requester)
+    ha_page = _page(client, f"/c/{patroni_row.pk}/ha/")
+    assert "Ask for a switchover to" in ha_page and "Switch over to<" not in ha_page
+    url = f"/c/{patroni_row.pk}/requests/new/"
+    form = {"kind": "switchover", "group": "1", "candidate": candidate.name, "reason": "patch the old leader's host"}
+    page = client.post(url, form).content.decode()
+    assert 'id="check-ok"' in page and "/switchover" in page, page[-3000:]
+    assert client.post(url, {**form, "confirm": "yes"}).status_code == 302
+    change = ChangeRequest.objects.get(kind="switchover")
+    client.force_login(second_admin)  # four eyes: an Admin other than the requester decides
+    response = client.post(f"/requests/{change.pk}/decide/", {"decision": "approve", "comment": "ok"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    change.refresh_from_db()
+    assert change.state == "approved" and change.job_id
+    wait_for(lambda: job_state(change.job_id) in Job.FINAL_STATES, 150, message=job_worker.logs())
+    job = Job.objects.get(pk=change.job_id)
+    assert job.state == "succeeded", job.error
+    assert patroni_cluster.leader(1) == candidate.name
+
+
+def test_a_rebalance_started_before_a_worker_switchover_ends_honestly(
+    client, admin, patroni_row, patroni_cluster, job_worker
+):
+    patroni_cluster.wait_healthy()
+    with patroni_cluster.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS ha_moves")
+        conn.execute(
+            "SELECT citus_set_node_property(nodename, nodeport, 'shouldhaveshards', false) "
+            "FROM pg_dist_node WHERE groupid = 2 AND noderole = 'primary'"
+        )
+        conn.execute("CREATE TABLE ha_moves (id bigint PRIMARY KEY, pad text)")
+        conn.execute("SELECT create_distributed_table('ha_moves', 'id', shard_count => 8)")
+        conn.execute("INSERT INTO ha_moves SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g")
+        conn.execute(
+            "SELECT citus_set_node_property(nodename, nodeport, 'shouldhaveshards', true) "
+            "FROM pg_dist_node WHERE groupid = 2 AND noderole = 'primary'"
+        )
+    try:
+        client.force_login(admin)
+        started = client.post(
+            f"/c/{patroni_row.pk}/rebalance/", {"scope": "cluster", "transfer_mode": "block_writes", "confirm": "yes"}
+        )
+        assert started.status_code == 302, started.content.decode()[:2000]
+        rebalance = Job.objects.get(kind="rebalance")
+        leader = patroni_cluster.leader(1)
+        candidate = next(m for m in patroni_cluster.group_members(1) if m.name != leader)
+        switched = client.post(f"/c/{patroni_row.pk}/ha/1/switchover/", {"candidate": candidate.name, "confirm": "yes"})
+        assert switched.status_code == 302, switched.content.decode()[:2000]
+        for job in Job.objects.filter(pk__in=[rebalance.pk, Job.objects.get(kind="patroni_switchover").pk]):
+            wait_for(lambda job=job: job_state(job.pk) in Job.FINAL_STATES, 240, message=job_worker.logs())
+        rebalance.refresh_from_db()
+        # finished, or failed with the reason: never "running" forever, never silent
+        assert rebalance.state in ("succeeded", "failed"), rebalance.state
+        if rebalance.state == "failed":
+            assert rebalance.error, "a failed rebalance says why"
+        with patroni_cluster.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM ha_moves").fetchone()[0] == 20000  # no row lost
+            active = conn.execute(
+                "SELECT count(*) FROM pg_dist_background_job WHERE state IN ('scheduled', 'running', 'cancelling')"
+            ).fetchone()[0]
+        assert active == 0
+    finally:
+        with patroni_cluster.connect() as conn:
+            conn.execute("DROP TABLE IF EXISTS ha_moves")
