@@ -136,5 +136,26 @@ def with_console_checks(cluster: Cluster, values: dict[str, Any]) -> None:
     live = reach.latest(cluster.pk)
     if live is not None and not live.error:
         checks = [health.reachable_from_probe(c, live, values["node_names"]) for c in checks]
+    if cluster.has_patroni:
+        checks.append(patroni_check(cluster))
     values["checks"] = checks
     values["overall"] = health.overall(checks)
+
+
+def patroni_check(cluster: Cluster) -> health.Check:
+    """Patroni's view of every group against pg_dist_node (the HA page's shared read)."""
+    from clusters import ha
+
+    state = ha.shared(cluster)
+    fix = "See the HA page: each disagreement says what it means and what to do."
+    if state.topology is None:
+        return health.Check("patroni", "Patroni", health.RED, state.error, fix, measured="now")
+    findings = state.findings + [f for g in state.groups for f in g.findings]
+    bad = [f.text for f in findings if f.level == "bad"]
+    warn = [f.text for f in findings if f.level == "warn"]
+    if bad or warn:
+        return health.Check("patroni", "Patroni", health.RED if bad else health.AMBER, " ".join(bad + warn), fix)
+    leaders = ", ".join(f"{g.label}: {g.leader}" for g in state.groups)
+    return health.Check(
+        "patroni", "Patroni", health.GREEN, f"Every group has a leader that pg_dist_node agrees with ({leaders})."
+    )

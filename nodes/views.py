@@ -69,7 +69,12 @@ def _page_context(cluster: Cluster) -> dict[str, Any]:
 def overview(request: HttpRequest, cluster_id: int) -> HttpResponse:
     """One coordinator statement when capabilities are cached; two app-database reads for the snapshot."""
     cluster = cluster_for(request, cluster_id)
-    return render(request, "nodes/overview.html", _page_context(cluster))
+    context = _page_context(cluster)
+    if cluster.has_patroni:  # Patroni's groups beside pg_dist_node (shared by every viewer, a few seconds)
+        from clusters import ha
+
+        context["ha"] = ha.shared(cluster)
+    return render(request, "nodes/overview.html", context)
 
 
 @require_GET

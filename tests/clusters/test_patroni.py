@@ -48,8 +48,12 @@ def test_registered_once_the_ha_page_matches_patronictl(client, admin, patroni_r
         leader = next(r.member for r in group.members if r.member.name == group.leader)
         assert group.citus_primary.address == leader.address
         assert not [f for f in group.findings if f.level == "bad"], group.findings
-    # the Nodes and Overview pages work through the multi-host connection
+    # the Nodes, Overview and Health pages work through the multi-host connection and include Patroni
     assert "127.0.0.1" in _page(client, f"/c/{patroni_row.pk}/nodes/")
+    overview = _page(client, f"/c/{patroni_row.pk}/")
+    assert 'id="ha-stat"' in overview and "3 groups" in overview
+    health = _page(client, f"/c/{patroni_row.pk}/monitoring/health/")
+    assert "Every group has a leader that pg_dist_node agrees with" in health
 
 
 def test_bad_input_gets_a_clear_message(client, admin, patroni_row, patroni_cluster, settings):
