@@ -103,7 +103,7 @@ class Cluster(models.Model):
     patroni_scope = models.CharField(
         "Patroni scope", max_length=100, blank=True, validators=[RegexValidator(r"^[A-Za-z0-9_.\-]+$")]
     )
-    patroni_namespace = models.CharField("Patroni namespace", max_length=100, default="/service/")
+    patroni_namespace = models.CharField("Patroni namespace", max_length=100, default="/service/", blank=True)
     patroni_rest = models.TextField(
         "Patroni REST API per group",
         blank=True,

@@ -23,8 +23,11 @@ _cluster_outcomes: dict[str, str] = {}
 
 def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
     for item in items:
-        if {"citus", "patroni_cluster"} & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if {"citus", "patroni_cluster"} & names:
             item.add_marker(pytest.mark.cluster)
+        if "patroni_cluster" in names:
+            item.add_marker(pytest.mark.patroni)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
