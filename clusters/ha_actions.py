@@ -33,3 +33,21 @@ def do_patroni_call(actor: Actor, cluster: Cluster, op: str, call: patroni.HttpC
         answer = patroni.send(ha.access(cluster), call)
         entry.result = answer[:300]
     return answer
+
+
+def plan(group: patroni.Group, op: str, member_name: str = "") -> tuple[patroni.HttpCall | None, str | None, str]:
+    """The HTTP request an operation sends (the page and the API alike), why it is refused if it is,
+    and what it acts on (for the audit entry)."""
+    if op in ("pause", "resume"):
+        why = None
+        if group.paused == (op == "pause"):
+            why = f"Automatic failover of this group is already {'paused' if group.paused else 'on'}."
+        return patroni.pause_call(group, op == "pause"), why, f"group {group.group}"
+    member = next((m for m in group.members if m.name == member_name), None)
+    if member is None:
+        return None, f"{member_name or 'No member'} is not a member of group {group.group}.", member_name
+    if op == "reinitialize" and member.is_leader:
+        why = f"{member_name} is the leader: Patroni reinitializes replicas only (switch over first)."
+        return None, why, member_name
+    call = patroni.restart_call(member) if op == "restart" else patroni.reinitialize_call(member)
+    return call, None, member_name

@@ -111,23 +111,8 @@ def member_operation(request: HttpRequest, cluster_id: int, group: int, op: str)
         return render(request, "clusters/ha_operation.html", context)
     context["group"] = found
     name = (request.POST.get("member") or request.GET.get("member") or "").strip()[:100]
-    call: patroni.HttpCall | None = None
-    why = None
-    if op in ("pause", "resume"):
-        if found.paused == (op == "pause"):
-            why = f"Automatic failover of this group is already {'paused' if found.paused else 'on'}."
-        call = patroni.pause_call(found, op == "pause")
-        target = f"group {group}"
-    else:
-        member = next((m for m in found.members if m.name == name), None)
-        target = name
-        if member is None:
-            why = f"{name or 'No member'} is not a member of group {group}."
-        else:
-            if op == "reinitialize" and member.is_leader:
-                why = f"{name} is the leader: Patroni reinitializes replicas only (switch over first)."
-            call = patroni.restart_call(member) if op == "restart" else patroni.reinitialize_call(member)
-            context["member"] = member
+    call, why, target = ha_actions.plan(found, op, name)
+    context["member"] = next((m for m in found.members if m.name == name), None)
     context.update(preview=str(call) if call and not why else None, refusal=why, member_name=name)
     if request.method == "POST" and request.POST.get("confirm") == "yes" and call and not why:
         try:

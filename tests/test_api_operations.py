@@ -211,3 +211,53 @@ def test_one_idempotency_key_raced_by_two_clients_starts_one_job(api, operator, 
         Job.objects.filter(kind="analyze").update(state="cancelled")
         with citus.connect() as conn:
             conn.execute("DROP TABLE IF EXISTS api_race")
+
+
+def test_the_rest_of_what_the_pages_change(api, admin, cluster_row, citus):
+    from django.utils import timezone
+
+    from monitoring.models import Alert
+
+    _, token = actions.do_create_token(admin, "ops", "write", 30)
+    base = f"{api}/clusters/{cluster_row.pk}"
+    status, body, _ = _call(f"{base}/coordinator", token, "POST", {"host": "127.0.0.1", "port": 1, "preview": True})
+    assert status == 200 and "citus_set_coordinator_host" in body["statement"]
+    assert _call(f"{base}/coordinator", token, "POST", {"host": "no host!", "port": 1})[0] == 422
+    status, body, _ = _call(f"{base}/cleanup", token, "POST", {})
+    assert status == 200 and "record(s) left" in body["done"], body
+    status, body, _ = _call(f"{base}/sessions/999999999/cancel", token, "POST")
+    assert status == 200 and "no such session" in body["done"], body
+    assert _call(f"{base}/sessions/0/terminate", token, "POST")[0] == 422
+    status, body, _ = _call(f"{base}/statistics/reset", token, "POST", {"preview": True})
+    assert status == 200 and "citus_stat_statements_reset" in body["statement"]
+    with citus.connect() as conn:
+        conn.execute("DROP SCHEMA IF EXISTS api_tenant CASCADE")
+        conn.execute("CREATE SCHEMA api_tenant")
+        conn.execute("CREATE TABLE api_tenant.t (id int PRIMARY KEY)")
+    try:
+        status, body, _ = _call(f"{base}/schemas/api_tenant/distribute", token, "POST", {})
+        assert status == 200 and "now distributed" in body["done"], body
+        status, body, _ = _call(f"{base}/schemas/api_tenant/distribute", token, "POST", {})
+        assert status == 422 and "already distributed" in body["title"]
+        status, body, _ = _call(f"{base}/schemas/api_tenant/undistribute", token, "POST", {})
+        assert status == 200 and "no longer distributed" in body["done"], body
+    finally:
+        with citus.connect() as conn:
+            conn.execute("DROP SCHEMA IF EXISTS api_tenant CASCADE")
+    now = timezone.now()
+    alert = Alert.objects.create(
+        cluster=cluster_row,
+        rule="skew",
+        subject="",
+        key=f"{cluster_row.pk}:skew:",
+        severity="info",
+        state=Alert.State.FIRING,
+        message="skew",
+        first_seen_at=now,
+        fired_at=now,
+        last_seen_at=now,
+    )
+    assert _call(f"{api}/alerts/{alert.pk}/acknowledge", token, "POST", {"comment": ""})[0] == 422
+    status, body, _ = _call(f"{api}/alerts/{alert.pk}/acknowledge", token, "POST", {"comment": "rebalancing tonight"})
+    assert status == 200 and "acknowledged" in body["done"], body
+    assert AuditEntry.objects.filter(source="api", action="monitoring.acknowledge_alert").exists()

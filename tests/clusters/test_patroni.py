@@ -232,3 +232,81 @@ def test_a_rebalance_started_before_a_worker_switchover_ends_honestly(
     finally:
         with patroni_cluster.connect() as conn:
             conn.execute("DROP TABLE IF EXISTS ha_moves")
+
+
+def test_pause_resume_and_restart_through_the_console(client, admin, patroni_row, patroni_cluster):
+    patroni_cluster.wait_healthy()
+    client.force_login(admin)
+    base = f"/c/{patroni_row.pk}/ha"
+    preview = _page(client, f"{base}/1/pause/")
+    assert "PATCH" in preview and "/config" in preview and "&quot;pause&quot;: true" in preview
+    assert client.post(f"{base}/1/pause/", {"confirm": "yes"}).status_code == 302
+    try:
+        wait_for(lambda: ha.read(patroni_row).groups[1].paused, 30, message="group 1 not paused")
+        assert "failover paused" in _page(client, f"{base}/")
+        replica = next(m.name for m in patroni_cluster.group_members(1) if m.name != patroni_cluster.leader(1))
+        refused = client.post(f"{base}/1/switchover/", {"candidate": replica}).content.decode()
+        assert "paused" in refused and "Refused" in refused
+        assert "already paused" in _page(client, f"{base}/1/pause/")
+    finally:
+        assert client.post(f"{base}/1/resume/", {"confirm": "yes"}).status_code == 302
+    wait_for(lambda: not ha.read(patroni_row).groups[1].paused, 30, message="group 1 still paused")
+    entries = AuditEntry.objects.filter(action__in=["clusters.patroni_pause", "clusters.patroni_resume"])
+    assert entries.count() == 2 and all("/config" in e.sql and e.outcome == "succeeded" for e in entries)
+    # restart the single member of group 2: Patroni answers, the member comes back
+    member = patroni_cluster.group_members(2)[0].name
+    preview = _page(client, f"{base}/2/restart/?member={member}")
+    assert "/restart" in preview
+    assert client.post(f"{base}/2/restart/", {"member": member, "confirm": "yes"}).status_code == 302
+    entry = AuditEntry.objects.filter(action="clusters.patroni_restart").latest("pk")
+    assert entry.outcome == "succeeded" and "/restart" in entry.sql, entry.error
+    # a leader is never reinitialized
+    page = _page(client, f"{base}/2/reinitialize/?member={member}")
+    assert "reinitializes replicas only" in page
+    patroni_cluster.wait_healthy()
+
+
+def test_without_a_dcs_each_groups_rest_api_gives_the_same_view(admin, patroni_row, patroni_cluster):
+    patroni_cluster.wait_healthy()
+    rest = "\n".join(
+        f"{group} " + " ".join(m.api_url for m in patroni_cluster.group_members(group)) for group in (0, 1, 2)
+    )
+    by_rest = Cluster.objects.create(
+        name="ha-rest",
+        host=patroni_row.host,
+        port=patroni_row.port,
+        other_hosts=patroni_row.other_hosts,
+        dbname="citus",
+        user="postgres",
+        password_encrypted=patroni_row.password_encrypted,
+        patroni_rest=rest,
+    )
+    from_dcs, from_rest = ha.read(patroni_row), ha.read(by_rest)
+    assert from_rest.error == "" and from_rest.topology is not None and from_rest.topology.source == "rest"
+    assert [(g.group, g.leader) for g in from_rest.groups] == [(g.group, g.leader) for g in from_dcs.groups]
+    assert {(g.group, r.member.name, r.member.address) for g in from_rest.groups for r in g.members} == {
+        (g.group, r.member.name, r.member.address) for g in from_dcs.groups for r in g.members
+    }
+    assert not [f for g in from_rest.groups for f in g.findings if f.level == "bad"]
+
+
+def test_the_api_reads_patroni_and_previews_its_operations(live_server, admin, patroni_row, patroni_cluster):
+    patroni_cluster.wait_healthy()
+    from accounts import actions as token_actions
+    from tests.test_api import _call
+
+    _, token = token_actions.do_create_token(admin, "ha-automation", "write", 30)
+    api = f"{live_server.url}/api/v1/clusters/{patroni_row.pk}/patroni"
+    status, body, _ = _call(api, token)
+    assert status == 200 and body["source"] == "dcs" and len(body["members"]) == 5 and body["error"] == ""
+    leader = patroni_cluster.leader(1)
+    replica = next(m.name for m in patroni_cluster.group_members(1) if m.name != leader)
+    status, body, _ = _call(f"{api}/1/switchover", token, "POST", {"candidate": replica, "preview": True})
+    assert status == 200 and "/switchover" in body["statement"] and body["refusal"] is None
+    status, body, _ = _call(f"{api}/1/switchover", token, "POST", {"candidate": leader})
+    assert status == 422 and "already leads" in body["title"]
+    status, body, _ = _call(f"{api}/1/pause", token, "POST", {"preview": True})
+    assert status == 200 and body["statement"].startswith("PATCH ")
+    status, body, _ = _call(f"{api}/1/reinitialize", token, "POST", {"member": leader})
+    assert status == 422 and "replicas only" in body["title"]
+    assert _call(f"{api}/7/pause", token, "POST", {})[0] == 404
