@@ -179,7 +179,8 @@ class PatroniCluster:
             return False
         members = [json.loads(v) for k, v in keys.items() if "/members/" in k]
         streaming = [m for m in members if m.get("role") != "primary" and m.get("state") in ("streaming", "running")]
-        return rows is not None and rows[0] == 3 and len(streaming) == 2
+        running = all(m.get("state") == "running" for m in members) and len(members) == len(self.members)
+        return rows is not None and rows[0] == 3 and len(streaming) == 2 and running
 
     def start_member(self, member: Member) -> None:
         log = (self.root / f"{member.name}.log").open("ab")

@@ -281,6 +281,11 @@ def test_without_a_dcs_each_groups_rest_api_gives_the_same_view(admin, patroni_r
         password_encrypted=patroni_row.password_encrypted,
         patroni_rest=rest,
     )
+    def settled() -> bool:  # a member that just restarted says "starting" for a moment
+        state = ha.read(by_rest)
+        return state.error == "" and not [f for g in state.groups for f in g.findings if f.level == "bad"]
+
+    wait_for(settled, 60, message=str(ha.read(by_rest)))
     from_dcs, from_rest = ha.read(patroni_row), ha.read(by_rest)
     assert from_rest.error == "" and from_rest.topology is not None and from_rest.topology.source == "rest"
     assert [(g.group, g.leader) for g in from_rest.groups] == [(g.group, g.leader) for g in from_dcs.groups]
