@@ -8,80 +8,119 @@ import clusters.models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clusters', '0002_alter_cluster_options_clusteraccess'),
+        ("clusters", "0002_alter_cluster_options_clusteraccess"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='cluster',
-            options={'default_permissions': ('view',), 'ordering': ['name'], 'permissions': [('manage_cluster', 'Register, edit and remove clusters'), ('test_connection', "Test a cluster's connection"), ('create_extension', 'Create the citus extension'), ('view_all_clusters', 'See every registered cluster (without it: only clusters granted by name)'), ('patroni_switchover', "Switch a Citus group's Patroni leader over to another member"), ('patroni_manage', 'Restart or reinitialize a Patroni member, pause or resume automatic failover')]},
+            name="cluster",
+            options={
+                "default_permissions": ("view",),
+                "ordering": ["name"],
+                "permissions": [
+                    ("manage_cluster", "Register, edit and remove clusters"),
+                    ("test_connection", "Test a cluster's connection"),
+                    ("create_extension", "Create the citus extension"),
+                    ("view_all_clusters", "See every registered cluster (without it: only clusters granted by name)"),
+                    ("patroni_switchover", "Switch a Citus group's Patroni leader over to another member"),
+                    ("patroni_manage", "Restart or reinitialize a Patroni member, pause or resume automatic failover"),
+                ],
+            },
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='other_hosts',
-            field=models.CharField(blank=True, help_text="host:port, comma separated: the coordinator group's replicas. libpq connects to whichever accepts writes, so the console follows a failover.", max_length=500, validators=[clusters.models.other_hosts_validator], verbose_name='other coordinator members'),
+            model_name="cluster",
+            name="other_hosts",
+            field=models.CharField(
+                blank=True,
+                help_text="host:port, comma separated: the coordinator group's replicas. libpq connects to whichever accepts writes, so the console follows a failover.",
+                max_length=500,
+                validators=[clusters.models.other_hosts_validator],
+                verbose_name="other coordinator members",
+            ),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_cafile',
-            field=models.CharField(blank=True, max_length=255, verbose_name='Patroni CA certificate'),
+            model_name="cluster",
+            name="patroni_cafile",
+            field=models.CharField(blank=True, max_length=255, verbose_name="Patroni CA certificate"),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_certfile',
-            field=models.CharField(blank=True, max_length=255, verbose_name='Patroni client certificate'),
+            model_name="cluster",
+            name="patroni_certfile",
+            field=models.CharField(blank=True, max_length=255, verbose_name="Patroni client certificate"),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_etcd',
-            field=models.CharField(blank=True, help_text='http(s)://host:port, comma separated; read only (every Citus group in one request).', max_length=500, validators=[clusters.models.url_list_validator], verbose_name='Patroni DCS (etcd v3 endpoints)'),
+            model_name="cluster",
+            name="patroni_etcd",
+            field=models.CharField(
+                blank=True,
+                help_text="http(s)://host:port, comma separated; read only (every Citus group in one request).",
+                max_length=500,
+                validators=[clusters.models.url_list_validator],
+                verbose_name="Patroni DCS (etcd v3 endpoints)",
+            ),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_keyfile',
-            field=models.CharField(blank=True, max_length=255, verbose_name='Patroni client key'),
+            model_name="cluster",
+            name="patroni_keyfile",
+            field=models.CharField(blank=True, max_length=255, verbose_name="Patroni client key"),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_namespace',
-            field=models.CharField(blank=True, default='/service/', max_length=100, verbose_name='Patroni namespace'),
+            model_name="cluster",
+            name="patroni_namespace",
+            field=models.CharField(blank=True, default="/service/", max_length=100, verbose_name="Patroni namespace"),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_password_encrypted',
+            model_name="cluster",
+            name="patroni_password_encrypted",
             field=models.TextField(blank=True, editable=False),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_rest',
-            field=models.TextField(blank=True, help_text="One line per Citus group: 'group url [url ...]' (for example '0 http://10.0.0.1:8008 http://10.0.0.2:8008'); used when there is no DCS to read, and for operations.", validators=[clusters.models.rest_urls_validator], verbose_name='Patroni REST API per group'),
+            model_name="cluster",
+            name="patroni_rest",
+            field=models.TextField(
+                blank=True,
+                help_text="One line per Citus group: 'group url [url ...]' (for example '0 http://10.0.0.1:8008 http://10.0.0.2:8008'); used when there is no DCS to read, and for operations.",
+                validators=[clusters.models.rest_urls_validator],
+                verbose_name="Patroni REST API per group",
+            ),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_scope',
-            field=models.CharField(blank=True, max_length=100, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_.\\-]+$')], verbose_name='Patroni scope'),
+            model_name="cluster",
+            name="patroni_scope",
+            field=models.CharField(
+                blank=True,
+                max_length=100,
+                validators=[django.core.validators.RegexValidator("^[A-Za-z0-9_.\\-]+$")],
+                verbose_name="Patroni scope",
+            ),
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='patroni_user',
-            field=models.CharField(blank=True, max_length=100, verbose_name='Patroni REST user'),
+            model_name="cluster",
+            name="patroni_user",
+            field=models.CharField(blank=True, max_length=100, verbose_name="Patroni REST user"),
         ),
         migrations.CreateModel(
-            name='PatroniLeader',
+            name="PatroniLeader",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('group', models.IntegerField()),
-                ('leader', models.CharField(blank=True, max_length=100)),
-                ('previous', models.CharField(blank=True, max_length=100)),
-                ('changed_at', models.DateTimeField(blank=True, null=True)),
-                ('seen_at', models.DateTimeField()),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='patroni_leaders', to='clusters.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("group", models.IntegerField()),
+                ("leader", models.CharField(blank=True, max_length=100)),
+                ("previous", models.CharField(blank=True, max_length=100)),
+                ("changed_at", models.DateTimeField(blank=True, null=True)),
+                ("seen_at", models.DateTimeField()),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="patroni_leaders",
+                        to="clusters.cluster",
+                    ),
+                ),
             ],
             options={
-                'default_permissions': (),
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'group'), name='one_leader_row_per_group')],
+                "default_permissions": (),
+                "constraints": [models.UniqueConstraint(fields=("cluster", "group"), name="one_leader_row_per_group")],
             },
         ),
     ]

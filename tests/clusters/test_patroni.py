@@ -281,6 +281,7 @@ def test_without_a_dcs_each_groups_rest_api_gives_the_same_view(admin, patroni_r
         password_encrypted=patroni_row.password_encrypted,
         patroni_rest=rest,
     )
+
     def settled() -> bool:  # a member that just restarted says "starting" for a moment
         state = ha.read(by_rest)
         return state.error == "" and not [f for g in state.groups for f in g.findings if f.level == "bad"]
