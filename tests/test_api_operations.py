@@ -6,6 +6,7 @@ Celery worker where a job runs."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -261,3 +262,45 @@ def test_the_rest_of_what_the_pages_change(api, admin, cluster_row, citus):
     status, body, _ = _call(f"{api}/alerts/{alert.pk}/acknowledge", token, "POST", {"comment": "rebalancing tonight"})
     assert status == 200 and "acknowledged" in body["done"], body
     assert AuditEntry.objects.filter(source="api", action="monitoring.acknowledge_alert").exists()
+
+
+def test_clusters_and_alert_rules_are_registered_through_the_api(api, admin, operator, citus):
+    from clusters.models import Cluster
+
+    _, token = actions.do_create_token(admin, "terraform", "write", 30)
+    _, ops = actions.do_create_token(operator, "ops", "write", 30)
+    params = citus.params
+    body = {
+        "name": "from-api",
+        "host": params["host"],
+        "port": int(params["port"]),
+        "dbname": params.get("dbname", "postgres"),
+        "user": params.get("user", "postgres"),
+        "sslmode": "disable",
+        "password": "s3cret-not-shown",
+    }
+    assert _call(f"{api}/clusters", ops, "POST", body)[0] == 403  # Operators do not register clusters
+    status, created, _ = _call(f"{api}/clusters", token, "POST", body, Idempotency_Key="tf-1")
+    assert status == 201 and created["password_stored"] is True and "s3cret" not in json.dumps(created)
+    again = _call(f"{api}/clusters", token, "POST", body, Idempotency_Key="tf-1")
+    assert again[1].get("id") == created["id"], again and Cluster.objects.filter(name="from-api").count() == 1
+    status, body_bad, _ = _call(f"{api}/clusters", token, "POST", {**body, "name": "bad name!", "port": 0})
+    assert status == 422 and {"name", "port"} <= set(body_bad["errors"])
+    cid = created["id"]
+    status, changed, _ = _call(f"{api}/clusters/{cid}", token, "POST", {"description": "billing"})
+    assert status == 200 and changed["description"] == "billing" and changed["password_stored"] is True
+    status, tested, _ = _call(f"{api}/clusters/{cid}/test", token, "POST")
+    assert status == 200 and tested["citus_version"] and len(tested["nodes"]) >= 3, tested
+    status, rules, _ = _call(f"{api}/clusters/{cid}/alert-rules", token)
+    assert status == 200 and {r["rule"] for r in rules} >= {"skew", "node_unreachable"}
+    status, _, _ = _call(f"{api}/clusters/{cid}/alert-rules/skew", token, "POST", {"threshold": 35, "for_minutes": 30})
+    assert status == 200
+    skew = next(r for r in _call(f"{api}/clusters/{cid}/alert-rules", token)[1] if r["rule"] == "skew")
+    assert skew["own"] and skew["threshold"] == 35 and skew["for_minutes"] == 30
+    assert _call(f"{api}/clusters/{cid}/alert-rules/nope", token, "POST", {})[0] == 422
+    status, _, _ = _call(f"{api}/clusters/{cid}", token, "DELETE")
+    assert status == 200 and not Cluster.objects.filter(pk=cid).exists()
+    actions_seen = set(AuditEntry.objects.filter(source="api").values_list("action", flat=True))
+    assert {"clusters.register", "clusters.update", "clusters.delete"} <= actions_seen, (
+        actions_seen
+    )

@@ -52,6 +52,8 @@ class TokenAuth(HttpBearer):
         if request.method in WRITE_METHODS and found.scope != ApiToken.Scope.WRITE:
             raise HttpError(403, f"The token {found.name} may only read (its scope is read).")
         _throttle(found, request.method or "GET")
+        if request.method in WRITE_METHODS:
+            _replay_if_answered(request, found)
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
         request.user = found.user
         request.api_token = found  # type: ignore[attr-defined]
@@ -65,6 +67,33 @@ class TokenAuth(HttpBearer):
             )
         )
         return found
+
+
+class Replay(Exception):
+    """A retried call whose first answer is stored: answered before validation, so a retry gets the
+    first answer even when the first call changed what validation sees (a name now taken, a node gone)."""
+
+    def __init__(self, seen: IdempotentCall) -> None:
+        super().__init__("replay")
+        self.seen = seen
+
+
+def _fingerprint(request: HttpRequest) -> str:
+    return hashlib.sha256(f"{request.method} {request.path} ".encode() + (request.body or b"")).hexdigest()
+
+
+def _replay_if_answered(request: HttpRequest, token: ApiToken) -> None:
+    key = request.headers.get("Idempotency-Key", "").strip()[:200]
+    if not key:
+        return
+    seen = IdempotentCall.objects.filter(token=token, key=key).first()
+    if seen is None:
+        return
+    if seen.fingerprint != _fingerprint(request):
+        raise HttpError(422, "This Idempotency-Key was used for another call.")
+    if seen.status == _IN_PROGRESS:
+        raise HttpError(409, "A call with this Idempotency-Key is still being answered: retry shortly.")
+    raise Replay(seen)
 
 
 def _same(a: str, b: str) -> bool:
@@ -97,6 +126,13 @@ def _problem(request: HttpRequest, status: int, title: str, detail: str = "", **
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": request.path}
     body.update({k: v for k, v in extra.items() if v not in (None, "")})
     return JsonResponse(body, status=status, content_type="application/problem+json")
+
+
+@api.exception_handler(Replay)
+def _replay(request: HttpRequest, exc: Replay) -> HttpResponse:
+    response = JsonResponse(exc.seen.body, status=exc.seen.status, safe=False)
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 @api.exception_handler(CitusError)
@@ -214,7 +250,7 @@ def idempotent(request: HttpRequest, start: Any) -> HttpResponse:
         status, body = start()
         return JsonResponse(body, status=status, safe=False)
     token: ApiToken = request.api_token  # type: ignore[attr-defined]
-    fingerprint = hashlib.sha256(f"{request.method} {request.path} ".encode() + (request.body or b"")).hexdigest()
+    fingerprint = _fingerprint(request)
     try:
         with transaction.atomic():
             reserved = IdempotentCall.objects.create(

@@ -115,17 +115,18 @@ def cleanup(request: HttpRequest, cluster_id: int, payload: PreviewIn) -> HttpRe
 
 
 @api.post(
-    "/clusters/{cluster_id}/schemas/{schema}/{operation}",
+    "/clusters/{cluster_id}/schemas/{name}/{operation}",
     response=CHANGED,
     summary="Schema-based sharding (Citus 12+): distribute or undistribute a schema",
 )
 def schema_change(
     request: HttpRequest,
     cluster_id: int,
-    schema: str,
+    name: str,
     operation: Literal["distribute", "undistribute"],
     payload: PreviewIn,
 ) -> HttpResponse:
+    schema = name
     cluster = visible_cluster(request, cluster_id)
     require(request, Perm.DISTRIBUTE_SCHEMA)
     rows, supported = table_reads.schemas(cluster)
