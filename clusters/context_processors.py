@@ -32,6 +32,6 @@ def clusters(request: HttpRequest) -> dict[str, Any]:
         from clusters.ha import recent_changes
 
         cluster_id = int(match.kwargs["cluster_id"])
-        # a callable: the query runs only when a full page draws the banner (never for htmx fragments)
+        # a callable: the query runs only when a full page of a Patroni-managed cluster draws the banner
         context["leader_changes"] = lambda: recent_changes(cluster_id, hours=1)
     return context

@@ -301,6 +301,4 @@ def test_clusters_and_alert_rules_are_registered_through_the_api(api, admin, ope
     status, _, _ = _call(f"{api}/clusters/{cid}", token, "DELETE")
     assert status == 200 and not Cluster.objects.filter(pk=cid).exists()
     actions_seen = set(AuditEntry.objects.filter(source="api").values_list("action", flat=True))
-    assert {"clusters.register", "clusters.update", "clusters.delete"} <= actions_seen, (
-        actions_seen
-    )
+    assert {"clusters.register", "clusters.update", "clusters.delete"} <= actions_seen, actions_seen
