@@ -316,3 +316,56 @@ def test_the_api_reads_patroni_and_previews_its_operations(live_server, admin, p
     status, body, _ = _call(f"{api}/1/reinitialize", token, "POST", {"member": leader})
     assert status == 422 and "replicas only" in body["title"]
     assert _call(f"{api}/7/pause", token, "POST", {})[0] == 404
+
+
+@pytest.mark.timeout(500)
+def test_a_rebalance_running_through_a_coordinator_failover_ends_honestly(
+    client, admin, patroni_row, patroni_cluster, job_worker
+):
+    patroni_cluster.wait_healthy()
+    with patroni_cluster.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS ha_failover")
+        conn.execute(
+            "SELECT citus_set_node_property(nodename, nodeport, 'shouldhaveshards', false) "
+            "FROM pg_dist_node WHERE groupid = 2 AND noderole = 'primary'"
+        )
+        conn.execute("CREATE TABLE ha_failover (id bigint PRIMARY KEY, pad text)")
+        conn.execute("SELECT create_distributed_table('ha_failover', 'id', shard_count => 16)")
+        conn.execute("INSERT INTO ha_failover SELECT g, repeat('x', 200) FROM generate_series(1, 60000) g")
+        conn.execute(
+            "SELECT citus_set_node_property(nodename, nodeport, 'shouldhaveshards', true) "
+            "FROM pg_dist_node WHERE groupid = 2 AND noderole = 'primary'"
+        )
+    try:
+        client.force_login(admin)
+        started = client.post(
+            f"/c/{patroni_row.pk}/rebalance/", {"scope": "cluster", "transfer_mode": "block_writes", "confirm": "yes"}
+        )
+        assert started.status_code == 302, started.content.decode()[:2000]
+        job = Job.objects.get(kind="rebalance")
+        wait_for(lambda: Job.objects.get(pk=job.pk).citus_job_id is not None, 60, message=job_worker.logs())
+        old = patroni_cluster.leader(0)
+        patroni_cluster.kill_postgres(patroni_cluster.member(old))
+        wait_for(lambda: patroni_cluster.leader(0) not in (None, old), 90, message=patroni_cluster.logs())
+        wait_for(lambda: job_state(job.pk) in Job.FINAL_STATES, 300, message=job_worker.logs())
+        job.refresh_from_db()
+        log = list(job.log.values_list("message", flat=True))
+        # finished on the new leader, or failed with the reason: never running forever, never silent
+        assert job.state in ("succeeded", "failed"), (job.state, log)
+        if job.state == "failed":
+            assert job.error, log
+        patroni_cluster.wait_healthy()
+        with patroni_cluster.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM ha_failover").fetchone()[0] == 60000  # no row lost
+            state = conn.execute(
+                "SELECT state FROM pg_dist_background_job WHERE job_id = %s", (job.citus_job_id,)
+            ).fetchone()[0]
+        assert (job.state == "succeeded") == (state == "finished"), (job.state, state, log)
+        print(f"rebalance through a coordinator failover: {job.state}: {job.summary or job.error}")
+    finally:
+        with patroni_cluster.connect() as conn:
+            for (job_id,) in conn.execute(
+                "SELECT job_id FROM pg_dist_background_job WHERE state IN ('scheduled','running','cancelling','failing')"
+            ).fetchall():
+                conn.execute("SELECT citus_job_cancel(%s)", (job_id,))
+            conn.execute("DROP TABLE IF EXISTS ha_failover")
