@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from citusadmin import crypto
+from citusadmin import crypto, request_context
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus import patroni
 from citusadmin.citus.connection import session
@@ -212,9 +212,6 @@ def as_rows(state: HaState) -> list[dict[str, Any]]:
 
 def note_leaders(cluster: Cluster) -> int:
     """Compare each group's leader with the last one seen; record each change (audit, banner) once."""
-    from audit.actions import record
-    from audit.models import AuditEntry
-    from audit.names import Action
     from clusters.models import PatroniLeader
 
     try:
@@ -237,22 +234,41 @@ def note_leaders(cluster: Cluster) -> int:
         if not claimed:
             continue  # another watcher recorded it
         newest = max(group.history, key=lambda h: h.timeline, default=None)
-        record(
-            None,
-            Action.PATRONI_LEADER_CHANGED,
-            AuditEntry.Outcome.SUCCEEDED,
-            cluster=cluster,
-            target=f"group {group.group}",
-            parameters={
-                "from": row.leader,
-                "to": leader,
-                "timeline": newest.timeline + 1 if newest else None,
-                "reason": newest.reason if newest else "",
-                "seen_by": "console (Patroni DCS)" if topology.source == "dcs" else "console (Patroni REST API)",
-            },
-        )
+        token = request_context.set_current(request_context.RequestContext(source="system"))  # seen, not done
+        try:
+            _record_change(cluster, group, row.leader, leader, newest, topology.source)
+        finally:
+            request_context.reset(token)
         changes += 1
     return changes
+
+
+def _record_change(
+    cluster: Cluster,
+    group: patroni.Group,
+    old: str,
+    new: str,
+    newest: patroni.HistoryEntry | None,
+    source: str,
+) -> None:
+    from audit.actions import record
+    from audit.models import AuditEntry
+    from audit.names import Action
+
+    record(
+        None,
+        Action.PATRONI_LEADER_CHANGED,
+        AuditEntry.Outcome.SUCCEEDED,
+        cluster=cluster,
+        target=f"group {group.group}",
+        parameters={
+            "from": old,
+            "to": new,
+            "timeline": newest.timeline + 1 if newest else None,
+            "reason": newest.reason if newest else "",
+            "seen_by": "console (Patroni DCS)" if source == "dcs" else "console (Patroni REST API)",
+        },
+    )
 
 
 def recent_changes(cluster_id: int, hours: int = 24) -> list[Any]:
