@@ -159,6 +159,10 @@ def shared_figure[T](
         if entry is not None:
             return entry[0], entry[1]
         if not lock.held():
+            # the one computing may have stored the figure and released the lock between our two looks
+            entry = cache.get(key)
+            if entry is not None:
+                return entry[0], entry[1]
             break
     cap = _Slots(cache, group, slots, lock_seconds) if group is not None and slots > 0 else None
     if cap is not None and not _wait_for(cap, lock_seconds):

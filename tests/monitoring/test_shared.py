@@ -149,3 +149,36 @@ def test_a_figure_stored_between_the_first_look_and_the_lock_is_not_computed_aga
     calls: list[int] = []
     value, _ = shared.shared_figure(key, 10, lambda: calls.append(1) or "second", group="cluster:1", slots=2)
     assert value == "first" and calls == []
+
+
+def test_a_figure_stored_just_before_the_lock_is_released_is_not_computed_again(monkeypatch):
+    """A waiter looked (nothing yet), the one computing stored the figure and released the lock, the
+    waiter saw the lock free: it must look once more rather than compute the figure a second time."""
+    key = shared.key_for("t", 1, "activity-release-race")
+    real = shared._cache()
+    theirs = shared._Lock(real, key + ":computing", 30)
+    assert theirs.acquire()  # another caller is computing it
+
+    class StoredWhileWeLooked:
+        def __init__(self) -> None:
+            self.looks = 0
+
+        def get(self, k: str, default=None):
+            if k == key:
+                self.looks += 1
+                if self.looks == 2:  # the second look (in the wait loop) still misses...
+                    value = None
+                    real.set(key, ("theirs", time.time()), 60)  # ...while the other stores it
+                    theirs.release()  # and releases the lock
+                    return value
+            return real.get(k, default)
+
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+    cache = StoredWhileWeLooked()
+    monkeypatch.setattr(shared, "_cache", lambda: cache)
+    monkeypatch.setattr(shared, "_WAIT_STEP", 0.01)
+    calls: list[int] = []
+    value, _ = shared.shared_figure(key, 10, lambda: calls.append(1) or "ours", group="cluster:1", slots=2)
+    assert value == "theirs" and calls == []
