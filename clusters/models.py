@@ -11,6 +11,7 @@ from django.db import models
 from citusadmin import crypto
 from citusadmin.citus import errors
 from citusadmin.citus.connection import ClusterTarget
+from citusadmin.params import parse_int
 
 SSL_MODES = [(m, m) for m in ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")]
 TLS_VERSIONS = [("", "default"), ("TLSv1.2", "TLSv1.2"), ("TLSv1.3", "TLSv1.3")]
@@ -187,8 +188,8 @@ class Cluster(models.Model):
         found: dict[int, list[str]] = {}
         for line in filter(None, (ln.strip() for ln in self.patroni_rest.splitlines())):
             group, _, urls = line.partition(" ")
-            if group.isdigit():
-                found[int(group)] = [u.rstrip("/") for u in urls.split()]
+            if (number := parse_int(group)) is not None:
+                found[number] = [u.rstrip("/") for u in urls.split()]
         return found
 
     def target(self) -> ClusterTarget:

@@ -15,6 +15,7 @@ from pydantic import Field
 from citusadmin.api import schemas
 from citusadmin.api.core import api, as_json, idempotent, require, validated, visible_cluster
 from citusadmin.api.reads import job_out
+from citusadmin.api.writes import done_answer, preview_answer
 from citusadmin.citus import nodes as citus_nodes
 from citusadmin.citus import patroni
 from citusadmin.citus import tables as citus_tables
@@ -70,14 +71,6 @@ class PatroniOut(Schema):
     read_at: Any
 
 
-def _done(text: str, statement: str) -> tuple[int, dict[str, Any]]:
-    return 200, {"done": text, "statement": statement, "notices": []}
-
-
-def _preview(statement: str, why: str | None = None) -> tuple[int, dict[str, Any]]:
-    return 200, {"statement": statement, "refusal": why}
-
-
 CHANGED = {200: schemas.DoneOut | schemas.PreviewOut}
 
 
@@ -88,11 +81,11 @@ def coordinator(request: HttpRequest, cluster_id: int, payload: HostPortIn) -> H
     data = validated(HostPortForm, payload.dict(exclude={"preview"}))
     shown = citus_nodes.render(citus_nodes.set_coordinator_host_sql(data["host"], data["port"]))
     if payload.preview:
-        return idempotent(request, lambda: _preview(shown))
+        return idempotent(request, lambda: preview_answer(shown))
 
     def run() -> tuple[int, dict[str, Any]]:
         node_actions.do_set_coordinator_host(request.user, cluster, data["host"], data["port"])
-        return _done(f"The coordinator is registered as {data['host']}:{data['port']}.", shown)
+        return done_answer(f"The coordinator is registered as {data['host']}:{data['port']}.", shown)
 
     return idempotent(request, run)
 
@@ -105,11 +98,11 @@ def cleanup(request: HttpRequest, cluster_id: int, payload: PreviewIn) -> HttpRe
     require(request, Perm.REMOVE_NODE)
     shown = citus_cleanup.cleanup_sql().as_string()
     if payload.preview:
-        return idempotent(request, lambda: _preview(shown))
+        return idempotent(request, lambda: preview_answer(shown))
 
     def run() -> tuple[int, dict[str, Any]]:
         left = node_actions.do_run_cleanup(request.user, cluster)
-        return _done(f"{left} record(s) left in pg_dist_cleanup.", shown)
+        return done_answer(f"{left} record(s) left in pg_dist_cleanup.", shown)
 
     return idempotent(request, run)
 
@@ -140,11 +133,13 @@ def schema_change(
         raise Refused(f"Schema {schema} is {'not ' if undistribute else 'already '}distributed.")
     statement = citus_tables.schema_distribute_sql(schema, undistribute=undistribute)
     if payload.preview:
-        return idempotent(request, lambda: _preview(statement.as_string()))
+        return idempotent(request, lambda: preview_answer(statement.as_string()))
 
     def run() -> tuple[int, dict[str, Any]]:
         table_actions.do_distribute_schema(request.user, cluster, schema, statement, undistribute)
-        return _done(f"Schema {schema} is {'no longer' if undistribute else 'now'} distributed.", statement.as_string())
+        return done_answer(
+            f"Schema {schema} is {'no longer' if undistribute else 'now'} distributed.", statement.as_string()
+        )
 
     return idempotent(request, run)
 
@@ -169,7 +164,7 @@ def signal_session(
         statement = (monitoring.terminate_sql if terminate else monitoring.cancel_sql)(global_pid).as_string()
         done = monitoring_actions.do_signal_backend(request.user, cluster, global_pid, terminate=terminate)
         text = "signalled" if done else "no such session any more, or PostgreSQL refused; nothing changed"
-        return _done(f"Global pid {global_pid}: {text}.", statement)
+        return done_answer(f"Global pid {global_pid}: {text}.", statement)
 
     return idempotent(request, run)
 
@@ -182,11 +177,11 @@ def reset_statistics(request: HttpRequest, cluster_id: int, payload: ResetIn) ->
     require(request, Perm.RESET_STATS)
     shown = (monitoring.reset_tenants_sql() if payload.tenants else monitoring.reset_statements_sql()).as_string()
     if payload.preview:
-        return idempotent(request, lambda: _preview(shown))
+        return idempotent(request, lambda: preview_answer(shown))
 
     def run() -> tuple[int, dict[str, Any]]:
         monitoring_actions.do_reset_stats(request.user, cluster, tenants=payload.tenants)
-        return _done("Tenant statistics reset." if payload.tenants else "Query statistics reset.", shown)
+        return done_answer("Tenant statistics reset." if payload.tenants else "Query statistics reset.", shown)
 
     return idempotent(request, run)
 
@@ -198,7 +193,7 @@ def refresh(request: HttpRequest, cluster_id: int) -> HttpResponse:
 
     def run() -> tuple[int, dict[str, Any]]:
         queued = monitoring_actions.do_refresh_now(request.user, cluster)
-        return _done("Queued." if queued else "Already queued; nothing added.", "")
+        return done_answer("Queued." if queued else "Already queued; nothing added.", "")
 
     return idempotent(request, run)
 
@@ -215,7 +210,7 @@ def acknowledge(request: HttpRequest, alert_id: int, payload: AcknowledgeIn) -> 
 
     def run() -> tuple[int, dict[str, Any]]:
         done = monitoring_actions.do_acknowledge_alert(request.user, alert.pk, comment)
-        return _done(f"Alert {done.pk} is {done.state}.", "")
+        return done_answer(f"Alert {done.pk} is {done.state}.", "")
 
     return idempotent(request, run)
 
@@ -272,7 +267,7 @@ def switchover(request: HttpRequest, cluster_id: int, group: int, payload: Switc
     why = refusal(topology, group, payload.candidate, settings.PATRONI_LAG_WARN_BYTES)
     if payload.preview:
         shown = str(patroni.switchover_call(found, payload.candidate, at)) if not why else ""
-        return idempotent(request, lambda: _preview(shown, why))
+        return idempotent(request, lambda: preview_answer(shown, why))
     if why:
         raise Refused(why)
     params = {"group": group, "candidate": payload.candidate, "scheduled_at": at.isoformat() if at else None}
@@ -302,12 +297,12 @@ def patroni_operation(
     _, found = _patroni_group(cluster, group)
     call, why, target = ha_actions.plan(found, operation, payload.member)
     if payload.preview:
-        return idempotent(request, lambda: _preview(str(call) if call else "", why))
+        return idempotent(request, lambda: preview_answer(str(call) if call else "", why))
     if why or call is None:
         raise Refused(why or "Nothing to send.")
 
     def run() -> tuple[int, dict[str, Any]]:
         answer = ha_actions.do_patroni_call(request.user, cluster, operation, call, target)
-        return _done(f"Patroni: {answer or 'accepted'}", str(call))
+        return done_answer(f"Patroni: {answer or 'accepted'}", str(call))
 
     return idempotent(request, run)

@@ -41,11 +41,11 @@ def _started(job: Job) -> tuple[int, dict[str, Any]]:
     return 202, as_json(job_out(job))
 
 
-def _done(text: str, statement: str, notices: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+def done_answer(text: str, statement: str, notices: list[str] | None = None) -> tuple[int, dict[str, Any]]:
     return 200, {"done": text, "statement": statement, "notices": notices or []}
 
 
-def _preview(statement: str, refusal: str | None = None) -> tuple[int, dict[str, Any]]:
+def preview_answer(statement: str, refusal: str | None = None) -> tuple[int, dict[str, Any]]:
     return 200, {"statement": statement, "refusal": refusal}
 
 
@@ -151,7 +151,7 @@ def add_node(request: HttpRequest, cluster_id: int, payload: schemas.NodeIn) -> 
         )
     )
     if payload.preview:
-        return idempotent(request, lambda: _preview(statement))
+        return idempotent(request, lambda: preview_answer(statement))
 
     def run() -> tuple[int, dict[str, Any]]:
         result = node_actions.do_add_node(
@@ -164,7 +164,7 @@ def add_node(request: HttpRequest, cluster_id: int, payload: schemas.NodeIn) -> 
             nodecluster=data["nodecluster"],
         )
         what = "was already in the cluster; Citus changed nothing" if result.existed else "was added"
-        return _done(f"{data['host']}:{data['port']} {what} (Citus node id {result.nodeid}).", statement)
+        return done_answer(f"{data['host']}:{data['port']} {what} (Citus node id {result.nodeid}).", statement)
 
     return idempotent(request, run)
 
@@ -182,7 +182,7 @@ def drain(request: HttpRequest, cluster_id: int, nodeid: int, payload: schemas.D
     params = kinds.drain.DrainParams(nodeid=node.nodeid, transfer_mode=payload.transfer_mode)
     refusal = kinds.drain.refusal(every, nodeid)
     if payload.preview:
-        return idempotent(request, lambda: _preview(";\n".join(kind.steps(node, params)) + ";", refusal))
+        return idempotent(request, lambda: preview_answer(";\n".join(kind.steps(node, params)) + ";", refusal))
     if refusal:
         raise Refused(refusal)
 
@@ -209,12 +209,12 @@ def node_operation(
     shown = citus_nodes.render(statement)
     refusal = node_actions.removal_refusal(node) if operation == "remove" else None
     if payload.preview:
-        return idempotent(request, lambda: _preview(shown, refusal))
+        return idempotent(request, lambda: preview_answer(shown, refusal))
 
     def run() -> tuple[int, dict[str, Any]]:
         assert spec.run is not None  # node operations run actions
         spec.run(request.user, cluster, node, fields, statement)
-        return _done(spec.done(node, fields), shown)
+        return done_answer(spec.done(node, fields), shown)
 
     return idempotent(request, run)
 
@@ -259,7 +259,7 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int, payload: schem
     )
     refusal = "; ".join(planned.checks.problems) if not planned.checks.ok else None
     if payload.preview:
-        return idempotent(request, lambda: _preview(planned.preview, refusal))
+        return idempotent(request, lambda: preview_answer(planned.preview, refusal))
     if refusal:
         raise Refused(f"Not distributed: {refusal}")
 
@@ -267,7 +267,7 @@ def distribute(request: HttpRequest, cluster_id: int, relid: int, payload: schem
         outcome = distributing.run(request.user, cluster, planned)
         if isinstance(outcome, Job):
             return _started(outcome)
-        return _done(f"{info.display} is now distributed by {data['column']}.", planned.preview, outcome)
+        return done_answer(f"{info.display} is now distributed by {data['column']}.", planned.preview, outcome)
 
     return idempotent(request, run)
 
@@ -294,7 +294,7 @@ def table_operation(
     info = _table(cluster, relid)
     statement = spec.sql_for(info, fields).as_string()
     if payload.preview:
-        return idempotent(request, lambda: _preview(statement))
+        return idempotent(request, lambda: preview_answer(statement))
 
     def run() -> tuple[int, dict[str, Any]]:
         if spec.job is not None:
@@ -302,7 +302,7 @@ def table_operation(
             return _started(do_start_job(request.user, cluster, kind, params, target=info.display))
         assert spec.run is not None
         notices = spec.run(request.user, cluster, info, fields, spec.sql_for(info, fields))
-        return _done(spec.done(info, fields), statement, list(notices or []))
+        return done_answer(spec.done(info, fields), statement, list(notices or []))
 
     return idempotent(request, run)
 
@@ -324,7 +324,7 @@ def create_request(request: HttpRequest, cluster_id: int, payload: schemas.Reque
     kind, params = form.cleaned_data["kind"], form.parameters()
     plan = plans.plan(cluster, kind, params)
     if payload.preview:
-        return idempotent(request, lambda: _preview(plan.statement, "; ".join(plan.problems) or None))
+        return idempotent(request, lambda: preview_answer(plan.statement, "; ".join(plan.problems) or None))
 
     def run() -> tuple[int, dict[str, Any]]:
         change = request_actions.do_submit(request.user, cluster, kind, params, form.cleaned_data["reason"], plan)

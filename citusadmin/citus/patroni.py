@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from citusadmin.citus.errors import CitusError
+from citusadmin.params import parse_int
 
 TIMEOUT = 5.0
 
@@ -201,15 +202,16 @@ def _from_dcs(access: Access) -> Topology:
     versions: set[str] = set()
     for key, value in keys.items():
         head, _, rest = key.partition("/")
-        if not head.isdigit():
+        number = parse_int(head)  # a DCS key we do not know ("²/leader" too) is skipped, never a 500
+        if number is None:
             continue
-        group = groups.setdefault(int(head), Group(int(head), None, [], []))
+        group = groups.setdefault(number, Group(number, None, [], []))
         if rest == "leader":
             group.leader = value
         elif rest.startswith("members/"):
             data = _json(value)
             versions.add(str(data.get("version", "")))
-            group.members.append(_member(int(head), rest.split("/", 1)[1], data))
+            group.members.append(_member(number, rest.split("/", 1)[1], data))
         elif rest == "history":
             group.history = _history(_json(value, []))
         elif rest == "config":
